@@ -1,0 +1,3 @@
+from corebp.cli.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""The `corebp` command: one small module per subcommand."""

@@ -1,0 +1,106 @@
+"""The layer contract, written once: `forward` caches, `backward` consumes the cache.
+
+A concrete layer fills in `_forward(x) -> (y, ctx)` and
+`_backward(ctx, grad_y, input_grad) -> grad_x` (accumulating into `self.grads`; when
+`input_grad` is False nobody needs dL/dx and it may return None), and optionally
+`reference(x, params)`, a plain torch expression of its forward that the gradient checker
+differentiates with autograd.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor
+
+from corebp.errors import StateError
+
+
+class Layer:
+    """Base class of every layer: parameters and gradients side by side, explicit backward."""
+
+    #: False for layers whose backward deliberately is not the gradient of their forward
+    #: (alternative learning rules); the checker then reports a difference as expected.
+    exact_gradient: ClassVar[bool] = True
+
+    def __init__(self) -> None:
+        self.params: dict[str, Tensor] = {}
+        self.grads: dict[str, Tensor] = {}
+        self.training = True
+        self._ctx: Any = None
+
+    # -- the contract -------------------------------------------------------------------
+    def forward(self, x: Tensor) -> Tensor:
+        """Compute the output and cache what `backward` needs."""
+        y, self._ctx = self._forward(x)
+        return y
+
+    def backward(self, grad_output: Tensor, input_grad: bool = True) -> Tensor | None:
+        """Given dL/dy, accumulate dL/dparams into `grads` and return dL/dx.
+
+        With `input_grad=False` (the first layer of a model, whose input is data) the
+        layer may skip computing dL/dx and return None.
+        """
+        ctx = self._ctx
+        if ctx is None:
+            raise StateError(
+                f"{self!r}: backward() called without a preceding forward(); "
+                "call forward(x) first (each forward allows one backward)."
+            )
+        self._ctx = None
+        return self._backward(ctx, grad_output, input_grad)
+
+    def __call__(self, x: Tensor) -> Tensor:
+        return self.forward(x)
+
+    # -- what a concrete layer implements ------------------------------------------------
+    def _forward(self, x: Tensor) -> tuple[Tensor, Any]:
+        raise NotImplementedError(f"{type(self).__name__} must implement _forward(x)")
+
+    def _backward(self, ctx: Any, grad_output: Tensor, input_grad: bool) -> Tensor | None:
+        raise NotImplementedError(
+            f"{type(self).__name__} must implement _backward(ctx, grad_output, input_grad)"
+        )
+
+    def reference(self, x: Tensor, params: dict[str, Tensor]) -> Tensor:
+        """The forward as a plain torch expression of `x` and `params` (for autograd checks)."""
+        raise NotImplementedError(f"{type(self).__name__} provides no autograd reference")
+
+    # -- parameters ----------------------------------------------------------------------
+    def add_param(self, name: str, value: Tensor) -> Tensor:
+        """Register a parameter and its zero gradient slot under the same name."""
+        self.params[name] = value
+        self.grads[name] = torch.zeros_like(value)
+        return value
+
+    def named_params(self) -> Iterator[tuple[str, Tensor, Tensor]]:
+        """Yield (name, parameter, gradient) for every parameter, nested names dotted."""
+        for name, p in self.params.items():
+            yield name, p, self.grads[name]
+
+    def zero_grad(self) -> None:
+        for g in self.grads.values():
+            g.zero_()
+
+    def train(self, mode: bool = True) -> Layer:
+        self.training = mode
+        return self
+
+    def eval(self) -> Layer:
+        return self.train(False)
+
+    def to(self, device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> Layer:
+        """Move parameters and gradients (in place of the dict entries) to a device/dtype."""
+        for store in (self.params, self.grads):
+            for name, t in store.items():
+                store[name] = t.to(device=device, dtype=dtype)
+        return self
+
+    # -- display -------------------------------------------------------------------------
+    def extra_repr(self) -> str:
+        return ""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.extra_repr()})"

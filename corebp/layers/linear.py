@@ -1,0 +1,72 @@
+"""Linear: an affine map with W stored as (in_features, out_features), as in the notebook."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from corebp.errors import ConfigError, ShapeError
+from corebp.init import initialise
+from corebp.layer import Layer
+
+
+class Linear(Layer):
+    """y = x @ W + b.  x: (N, in), W: (in, out), b: (out,), y: (N, out).
+
+    Backward: dW += xᵀ @ g, db += Σ_n g, dx = g @ Wᵀ, with g = dL/dy of shape (N, out).
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        bias: bool = True,
+        init: str = "uniform",
+        std: float | None = None,
+        dtype: torch.dtype | None = None,
+        device: torch.device | str | None = None,
+        generator: torch.Generator | None = None,
+    ) -> None:
+        super().__init__()
+        for name, value in (("in_features", in_features), ("out_features", out_features)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ConfigError(f"Linear: {name}={value!r} must be a positive integer.")
+        if std is not None and init != "normal":
+            raise ConfigError(
+                f"Linear: std={std} only applies to init='normal' (got init={init!r}); "
+                "drop std or use init='normal'."
+            )
+        self.in_features = in_features
+        self.out_features = out_features
+        kw = {"dtype": dtype, "device": device, "generator": generator}
+        if init == "normal":
+            kw["std"] = 1.0 if std is None else std
+        self.add_param("W", initialise(init, (in_features, out_features), **kw))
+        if bias:
+            self.add_param("b", torch.zeros(out_features, dtype=dtype, device=device))
+        self.init = init
+
+    def _forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        if x.dim() != 2 or x.shape[1] != self.in_features:
+            raise ShapeError(
+                f"expected input of shape (batch, {self.in_features}) with {self.in_features} "
+                f"features, got shape {tuple(x.shape)}"
+                + (" (add a Flatten layer before it)" if x.dim() > 2 else "")
+            )
+        W = self.params["W"]
+        b = self.params.get("b")
+        y = x.mm(W) if b is None else torch.addmm(b, x, W)
+        return y, x
+
+    def _backward(self, x: Tensor, grad_output: Tensor, input_grad: bool) -> Tensor | None:
+        self.grads["W"].addmm_(x.t(), grad_output)
+        if "b" in self.grads:
+            self.grads["b"].add_(grad_output.sum(0))
+        return grad_output.mm(self.params["W"].t()) if input_grad else None
+
+    def reference(self, x: Tensor, params: dict[str, Tensor]) -> Tensor:
+        y = x @ params["W"]
+        return y + params["b"] if "b" in params else y
+
+    def extra_repr(self) -> str:
+        return f"{self.in_features} -> {self.out_features}, bias={'b' in self.params}"

@@ -1,0 +1,85 @@
+"""The loss contract: `forward(prediction, target) -> 0-dim loss`, `backward() -> dL/dprediction`."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor
+
+from corebp.errors import ShapeError, StateError
+
+
+class Loss:
+    """Base class of every loss. Subclasses implement `_forward` and `_backward`."""
+
+    exact_gradient: ClassVar[bool] = True
+    #: "sum" or "mean" over the batch; metrics use it to report a per-sample loss.
+    reduction: str = "mean"
+
+    def __init__(self) -> None:
+        self._ctx: Any = None
+
+    def forward(self, prediction: Tensor, target: Tensor) -> Tensor:
+        """Return the 0-dim loss and cache what `backward` needs."""
+        loss, self._ctx = self._forward(prediction, target)
+        return loss
+
+    def backward(self) -> Tensor:
+        """Return dL/dprediction for the last `forward`."""
+        ctx = self._ctx
+        if ctx is None:
+            raise StateError(
+                f"{self!r}: backward() called without a preceding forward(prediction, target); "
+                "call forward first (each forward allows one backward)."
+            )
+        self._ctx = None
+        return self._backward(ctx)
+
+    def __call__(self, prediction: Tensor, target: Tensor) -> Tensor:
+        return self.forward(prediction, target)
+
+    def _forward(self, prediction: Tensor, target: Tensor) -> tuple[Tensor, Any]:
+        raise NotImplementedError(f"{type(self).__name__} must implement _forward")
+
+    def _backward(self, ctx: Any) -> Tensor:
+        raise NotImplementedError(f"{type(self).__name__} must implement _backward")
+
+    def reference(self, prediction: Tensor, target: Tensor) -> Tensor:
+        """The loss as a plain torch expression (for autograd checks)."""
+        raise NotImplementedError(f"{type(self).__name__} provides no autograd reference")
+
+    def extra_repr(self) -> str:
+        return ""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.extra_repr()})"
+
+
+def class_targets(loss: Loss, prediction: Tensor, target: Tensor) -> Tensor:
+    """Check that `target` holds one class index per row of a (N, C) `prediction`."""
+    if prediction.dim() != 2:
+        raise ShapeError(
+            f"{loss!r}: expected prediction of shape (batch, classes), got {tuple(prediction.shape)}."
+        )
+    n, c = prediction.shape
+    if target.dim() != 1 or target.shape[0] != n or target.dtype.is_floating_point:
+        raise ShapeError(
+            f"{loss!r}: expected integer class targets of shape ({n},), got "
+            f"{target.dtype} of shape {tuple(target.shape)}."
+        )
+    return target
+
+
+def one_hot(loss: Loss, prediction: Tensor, target: Tensor) -> Tensor:
+    """Return `target` as a float one-hot (N, C) tensor if it holds class indices."""
+    if target.dtype.is_floating_point:
+        if target.shape != prediction.shape:
+            raise ShapeError(
+                f"{loss!r}: target shape {tuple(target.shape)} does not match prediction shape "
+                f"{tuple(prediction.shape)}; pass a tensor of the same shape or integer class indices."
+            )
+        return target
+    class_targets(loss, prediction, target)
+    out = torch.zeros_like(prediction)
+    return out.scatter_(1, target.unsqueeze(1), 1.0)

@@ -1,0 +1,45 @@
+"""MSELoss: scaled squared error, summed or averaged."""
+
+from __future__ import annotations
+
+from torch import Tensor
+
+from corebp.errors import ConfigError
+from corebp.loss import Loss, one_hot
+
+
+class MSELoss(Loss):
+    """L = scale · R((p − t)²), R = Σ ("sum") or mean over all elements ("mean").
+
+    p: (N, C) prediction; t: (N, C) float target, or (N,) class indices made one-hot.
+    Backward: dL/dp = 2 · scale · (p − t), divided by p.numel() for "mean".
+    The notebook's 0.5·Σ(out − onehot)² is `MSELoss(reduction="sum", scale=0.5)`.
+    """
+
+    def __init__(self, reduction: str = "mean", scale: float = 1.0) -> None:
+        super().__init__()
+        if reduction not in ("sum", "mean"):
+            raise ConfigError(
+                f"MSELoss: reduction={reduction!r} is not supported; expected 'sum' or 'mean'."
+            )
+        self.reduction = reduction
+        self.scale = float(scale)
+
+    def _forward(self, prediction: Tensor, target: Tensor) -> tuple[Tensor, tuple[Tensor, int]]:
+        diff = prediction - one_hot(self, prediction, target)
+        loss = diff.square().sum()
+        n = diff.numel() if self.reduction == "mean" else 1
+        return loss.mul_(self.scale / n), (diff, n)
+
+    def _backward(self, ctx: tuple[Tensor, int]) -> Tensor:
+        diff, n = ctx
+        c = 2 * self.scale / n
+        return diff if c == 1.0 else diff.mul_(c)
+
+    def reference(self, prediction: Tensor, target: Tensor) -> Tensor:
+        t = one_hot(self, prediction, target)
+        r = (prediction - t).pow(2)
+        return self.scale * (r.sum() if self.reduction == "sum" else r.mean())
+
+    def extra_repr(self) -> str:
+        return f"reduction={self.reduction!r}, scale={self.scale:g}"

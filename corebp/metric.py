@@ -1,0 +1,31 @@
+"""The metric contract: accumulate on the device per batch, synchronise once in `compute`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import Tensor
+
+
+class Metric:
+    """Base class of metrics.
+
+    `update(output, target, loss)` gets a batch's model output (N, C), integer targets (N,)
+    and the batch's loss summed over its samples (0-dim tensor). It must not call `.item()`
+    or otherwise wait for the device: `compute()` does that once, at the end of an epoch.
+    Batches of unequal size must be weighted by their size.
+    """
+
+    def __init__(self, num_classes: int) -> None:
+        self.num_classes = num_classes
+        self.reset()
+
+    def reset(self) -> None:
+        raise NotImplementedError(f"{type(self).__name__} must implement reset()")
+
+    def update(self, output: Tensor, target: Tensor, loss: Tensor) -> None:
+        raise NotImplementedError(f"{type(self).__name__} must implement update()")
+
+    def compute(self) -> Any:
+        """A float, or a JSON-serialisable dict/list of numbers."""
+        raise NotImplementedError(f"{type(self).__name__} must implement compute()")

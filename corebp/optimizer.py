@@ -1,0 +1,52 @@
+"""The optimizer contract: an explicit update rule over a model's `params` and `grads`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import Tensor
+
+
+class Optimizer:
+    """Base class of update rules. Subclasses implement `step()` and list their `state`.
+
+    An optimizer is built as `Opt(params, grads, lr=..., **hyperparameters)`, where `params`
+    and `grads` are same-keyed dicts such as `model.params` / `model.grads`. `step()` updates
+    the parameter tensors in place (never rebinds them). `lr` may be changed between steps
+    (schedules do so). `state` maps parameter name -> {buffer name: tensor}.
+    """
+
+    def __init__(self, params: dict[str, Tensor], grads: dict[str, Tensor], lr: float) -> None:
+        if params.keys() != grads.keys():
+            raise ValueError(
+                f"{type(self).__name__}: params and grads must have the same keys; got "
+                f"{sorted(params)} and {sorted(grads)}."
+            )
+        self.params = params
+        self.grads = grads
+        self.lr = float(lr)
+        self.steps = 0
+        self.state: dict[str, dict[str, Tensor]] = {name: {} for name in params}
+
+    def step(self) -> None:
+        raise NotImplementedError(f"{type(self).__name__} must implement step()")
+
+    def state_dict(self) -> dict[str, Any]:
+        """Tensors and plain numbers only, so it loads with `torch.load(weights_only=True)`."""
+        return {
+            "lr": self.lr,
+            "steps": self.steps,
+            "state": {n: dict(s) for n, s in self.state.items()},
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.lr = float(state["lr"])
+        self.steps = int(state["steps"])
+        for name, buffers in state["state"].items():
+            self.state[name] = {
+                k: v.to(device=self.params[name].device, dtype=self.params[name].dtype)
+                for k, v in buffers.items()
+            }
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(lr={self.lr:g})"

@@ -1,0 +1,108 @@
+"""Sequential: layers applied in order forward, in reverse order backward."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+import torch
+from torch import Tensor
+
+from corebp.errors import CorebpError, ShapeError
+from corebp.layer import Layer
+
+
+class Sequential(Layer):
+    """y = f_n(...f_1(x)); backward runs the layers' backward in reverse order.
+
+    Parameters are named "<index>.<name>" ("0.W", "2.W"), nested Sequentials "1.0.W".
+    `params` and `grads` are flat dicts of the children's own tensors, not copies.
+    """
+
+    def __init__(self, *layers: Layer) -> None:
+        super().__init__()
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, Layer):
+                raise TypeError(
+                    f"Sequential: item {i} is {type(layer).__name__}, expected a corebp Layer."
+                )
+        self.layers: list[Layer] = list(layers)
+        self._collect()
+
+    def _collect(self) -> None:
+        self.params = {}
+        self.grads = {}
+        for name, p, g in self.named_params():
+            self.params[name] = p
+            self.grads[name] = g
+        # Layer i must return dL/dx only if an earlier layer has parameters to train
+        # (or the caller asked for dL/dx of the whole model).
+        seen = False
+        self._params_before: list[bool] = []
+        for layer in self.layers:
+            self._params_before.append(seen)
+            seen = seen or any(True for _ in layer.named_params())
+
+    def named_params(self) -> Iterator[tuple[str, Tensor, Tensor]]:
+        for i, layer in enumerate(self.layers):
+            for name, p, g in layer.named_params():
+                yield f"{i}.{name}", p, g
+
+    def _where(self, i: int, phase: str) -> str:
+        return f"layer {i} ({self.layers[i]!r}) during {phase}"
+
+    def forward(self, x: Tensor) -> Tensor:
+        for i, layer in enumerate(self.layers):
+            try:
+                x = layer.forward(x)
+            except CorebpError as e:
+                raise type(e)(f"{self._where(i, 'forward')}: {e}") from None
+            except RuntimeError as e:  # torch's own shape/dtype/device errors
+                raise ShapeError(f"{self._where(i, 'forward')}: {e}") from e
+        return x
+
+    def backward(self, grad_output: Tensor, input_grad: bool = True) -> Tensor | None:
+        for i in range(len(self.layers) - 1, -1, -1):
+            try:
+                need = input_grad or self._params_before[i]
+                grad_output = self.layers[i].backward(grad_output, need)
+            except CorebpError as e:
+                raise type(e)(f"{self._where(i, 'backward')}: {e}") from None
+            except RuntimeError as e:
+                raise ShapeError(f"{self._where(i, 'backward')}: {e}") from e
+        return grad_output
+
+    def reference(self, x: Tensor, params: dict[str, Tensor]) -> Tensor:
+        for i, layer in enumerate(self.layers):
+            prefix = f"{i}."
+            own = {k[len(prefix) :]: v for k, v in params.items() if k.startswith(prefix)}
+            x = layer.reference(x, own)
+        return x
+
+    def zero_grad(self) -> None:
+        for layer in self.layers:
+            layer.zero_grad()
+
+    def train(self, mode: bool = True) -> Sequential:
+        self.training = mode
+        for layer in self.layers:
+            layer.train(mode)
+        return self
+
+    def to(self, device: torch.device | str | None = None, dtype: torch.dtype | None = None):
+        for layer in self.layers:
+            layer.to(device=device, dtype=dtype)
+        self._collect()
+        return self
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+    def __getitem__(self, i: int) -> Layer:
+        return self.layers[i]
+
+    def __repr__(self) -> str:
+        if not self.layers:
+            return "Sequential()"
+        body = "\n".join(
+            f"  ({i}): " + repr(layer).replace("\n", "\n  ") for i, layer in enumerate(self.layers)
+        )
+        return f"Sequential(\n{body}\n)"

@@ -1,0 +1,1 @@
+"""corebp first-party plugin: metrics (being written)."""

@@ -1,0 +1,1 @@
+"""corebp first-party plugin: notebook (being written)."""

@@ -1,0 +1,1 @@
+"""corebp first-party plugin: optim (being written)."""
