@@ -1,9 +1,16 @@
 """Loading plugins from the `corebp` entry-point group and collecting what they register.
 
+The core's own layers and losses (`corebp.builtin`) are registered first, through the same
+hooks; then every entry point of the group, sorted by name. A plugin that fails to import or
+register is reported (a warning naming it and the error, and an entry with `error` set in
+`Registry.plugins`) and skipped; in strict mode that is a `PluginError` instead. Two plugins
+registering the same name for the same kind is always a `PluginError` naming both.
+
 Environment:
   COREBP_PLUGINS         comma-separated entry-point names to load (default: all);
                          "none" loads no plugin at all (the core still works).
-  COREBP_STRICT_PLUGINS  "1" turns a plugin that fails to load into an error.
+  COREBP_STRICT_PLUGINS  "1" turns a plugin that fails to load into an error
+                         (`corebp --strict-plugins` sets it).
 """
 
 from __future__ import annotations
@@ -18,10 +25,24 @@ from typing import Any
 import pluggy
 
 from corebp import builtin, hookspecs
+from corebp.data_source import DataSource
 from corebp.errors import ConfigError, PluginError, did_you_mean
+from corebp.layer import Layer
+from corebp.loss import Loss
+from corebp.metric import Metric
+from corebp.optimizer import Optimizer
+from corebp.schedule import Schedule
 
 ENTRY_POINT_GROUP = hookspecs.PROJECT
-KINDS = ("layers", "losses", "optimizers", "schedules", "metrics", "data_sources")
+#: Each kind of component, with the base class its registered classes must subclass.
+KINDS: dict[str, type] = {
+    "layers": Layer,
+    "losses": Loss,
+    "optimizers": Optimizer,
+    "schedules": Schedule,
+    "metrics": Metric,
+    "data_sources": DataSource,
+}
 
 
 @dataclass(frozen=True)
@@ -36,11 +57,16 @@ class Component:
 
 @dataclass(frozen=True)
 class PluginInfo:
-    """What `corebp plugins` shows about one plugin."""
+    """What `corebp plugins` shows about one plugin.
+
+    `source` is "<distribution> (<entry point value>)"; `location` the file it was loaded
+    from; `components` are "kind:name" strings; `error` is the load-failure message, if any.
+    """
 
     name: str
     version: str
     source: str
+    location: str = ""
     hooks: tuple[str, ...] = ()
     components: tuple[str, ...] = ()
     error: str | None = None
@@ -58,46 +84,74 @@ class Registry:
 
     def get(self, kind: str, name: str, *, key: str | None = None) -> Any:
         """The class registered as `name` under `kind`, or a ConfigError naming the choices."""
-        found = self.components[kind]
+        found = self._kind(kind)
         if name in found:
             return found[name].obj
         where = f"{key}: " if key else ""
         choices = ", ".join(sorted(found)) or "none (is the plugin that provides them loaded?)"
         raise ConfigError(
-            f"{where}{name!r} is not a registered {kind.rstrip('s').replace('_', ' ')}; "
+            f"{where}{name!r} is not a registered {_singular(kind)}; "
             f"expected one of: {choices}.{did_you_mean(name, found)}"
         )
 
     def names(self, kind: str) -> list[str]:
-        return sorted(self.components[kind])
+        """The registered names of one kind, sorted."""
+        return sorted(self._kind(kind))
+
+    def _kind(self, kind: str) -> dict[str, Component]:
+        if kind not in self.components:
+            raise ConfigError(
+                f"{kind!r} is not a kind of component; expected one of: "
+                f"{', '.join(KINDS)}.{did_you_mean(kind, KINDS)}"
+            )
+        return self.components[kind]
+
+
+def _singular(kind: str) -> str:
+    return kind.rstrip("s").replace("_", " ")
 
 
 def _strict_default() -> bool:
-    return os.environ.get("COREBP_STRICT_PLUGINS", "") not in ("", "0", "false", "no")
+    return os.environ.get("COREBP_STRICT_PLUGINS", "").lower() not in ("", "0", "false", "no")
 
 
 def _selected(names: list[str]) -> set[str] | None:
-    raw = os.environ.get("COREBP_PLUGINS")
-    if raw is None or raw.strip() in ("", "all"):
+    """The entry-point names COREBP_PLUGINS asks for; None means all."""
+    raw = os.environ.get("COREBP_PLUGINS", "").strip()
+    if raw in ("", "all"):
         return None
-    if raw.strip() == "none":
+    if raw == "none":
         return set()
     chosen = {n.strip() for n in raw.split(",") if n.strip()}
-    unknown = chosen - set(names)
-    if unknown:
+    for unknown in sorted(chosen - set(names)):
         raise PluginError(
-            f"COREBP_PLUGINS names {', '.join(sorted(unknown))}, which is not an installed plugin; "
-            f"installed: {', '.join(sorted(names)) or 'none'}."
+            f"COREBP_PLUGINS names {unknown!r}, which is not an installed plugin; installed: "
+            f"{', '.join(sorted(names)) or 'none'}.{did_you_mean(unknown, names)}"
         )
     return chosen
 
 
-def _components_of(plugin_name: str, module: Any) -> list[Component]:
+def _components_of(pm: pluggy.PluginManager, plugin: str) -> list[Component]:
+    """Call the registration hooks of one registered plugin and check what they return."""
     found = []
-    for kind in KINDS:
-        impl = getattr(module, f"corebp_register_{kind}", None)
-        if impl is not None:
-            found += [Component(kind, n, obj, plugin_name) for n, obj in (impl() or {}).items()]
+    for kind, base in KINDS.items():
+        hook = getattr(pm.hook, f"corebp_register_{kind}")
+        for impl in hook.get_hookimpls():
+            if impl.plugin_name != plugin:
+                continue
+            provided = impl.function()
+            if not isinstance(provided, dict):
+                raise TypeError(
+                    f"{hook.name}() returned {type(provided).__name__}; expected a dict "
+                    "{name: class}"
+                )
+            for name, obj in provided.items():
+                if not (isinstance(obj, type) and issubclass(obj, base)):
+                    raise TypeError(
+                        f"{hook.name}() registers {name!r} as {obj!r}; expected a subclass "
+                        f"of corebp.{base.__name__}"
+                    )
+                found.append(Component(kind, name, obj, plugin))
     return found
 
 
@@ -106,9 +160,9 @@ def _add_components(reg: Registry, found: list[Component]) -> tuple[str, ...]:
         seen = reg.components[c.kind].get(c.name)
         if seen is not None:
             raise PluginError(
-                f"the {c.kind.rstrip('s').replace('_', ' ')} name {c.name!r} is registered by "
-                f"both plugin {seen.plugin!r} and plugin {c.plugin!r}; uninstall one, or "
-                "limit the loaded plugins with COREBP_PLUGINS."
+                f"the {_singular(c.kind)} name {c.name!r} is registered by both plugin "
+                f"{seen.plugin!r} and plugin {c.plugin!r}; uninstall one, or limit the loaded "
+                "plugins with COREBP_PLUGINS."
             )
     for c in found:
         reg.components[c.kind][c.name] = c
@@ -120,7 +174,11 @@ def _hooks_of(pm: pluggy.PluginManager, module: Any) -> tuple[str, ...]:
 
 
 def load_registry(strict: bool | None = None) -> Registry:
-    """Build a fresh plugin manager: the core's own layers, then every selected entry point."""
+    """Build a fresh plugin manager: the core's own layers, then every selected entry point.
+
+    `strict` (default: COREBP_STRICT_PLUGINS) makes a plugin that fails to import or register
+    raise `PluginError` instead of being skipped with a warning.
+    """
     strict = _strict_default() if strict is None else strict
     pm = pluggy.PluginManager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)
@@ -132,12 +190,13 @@ def load_registry(strict: bool | None = None) -> Registry:
             "core",
             md.version("corebp"),
             "corebp (built in)",
+            builtin.__file__ or "",
             _hooks_of(pm, builtin),
-            _add_components(reg, _components_of("core", builtin)),
+            _add_components(reg, _components_of(pm, "core")),
         )
     )
 
-    eps = sorted(md.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name)
+    eps = sorted(set(md.entry_points(group=ENTRY_POINT_GROUP)), key=lambda e: (e.name, e.value))
     chosen = _selected([ep.name for ep in eps])
     for ep in eps:
         if chosen is not None and ep.name not in chosen:
@@ -148,25 +207,28 @@ def load_registry(strict: bool | None = None) -> Registry:
         try:
             module = ep.load()
             pm.register(module, name=ep.name)
-            found = _components_of(ep.name, module)
+            found = _components_of(pm, ep.name)
         except Exception as e:  # a broken plugin must not take the program down
             if pm.has_plugin(ep.name):
                 pm.unregister(name=ep.name)
             message = f"plugin {ep.name!r} from {source} failed to load: {type(e).__name__}: {e}"
             if strict:
                 raise PluginError(
-                    message + " (strict mode: unset COREBP_STRICT_PLUGINS or drop --strict-plugins "
-                    "to load the others anyway)"
+                    f"{message} (strict mode: unset COREBP_STRICT_PLUGINS or drop "
+                    "--strict-plugins to skip broken plugins with a warning)"
                 ) from e
             warnings.warn(message, RuntimeWarning, stacklevel=2)
-            reg.plugins.append(PluginInfo(ep.name, version, source, error=str(e) or repr(e)))
+            reg.plugins.append(PluginInfo(ep.name, version, source, error=message))
             continue
         provided = _add_components(reg, found)
-        reg.plugins.append(PluginInfo(ep.name, version, source, _hooks_of(pm, module), provided))
+        location = getattr(module, "__file__", None) or ""
+        reg.plugins.append(
+            PluginInfo(ep.name, version, source, location, _hooks_of(pm, module), provided)
+        )
     return reg
 
 
 @cache
 def registry() -> Registry:
-    """The process-wide registry, loaded on first use."""
+    """The process-wide registry, loaded on first use (`registry.cache_clear()` reloads)."""
     return load_registry()

@@ -1,1 +1,33 @@
-"""corebp first-party plugin: optim (being written)."""
+"""corebp first-party plugin: explicit update rules (SGD, Adam, AdamW) and learning-rate schedules.
+
+Registered through the `corebp` entry-point group like any third-party plugin; the core
+imports nothing from here.
+"""
+
+from __future__ import annotations
+
+from corebp.hookspecs import hookimpl
+from corebp.optimizer import Optimizer
+from corebp.schedule import Schedule
+from corebp_optim.adam import Adam, AdamW
+from corebp_optim.schedules import Constant, Cosine, Exponential, Step, WarmupLinear
+from corebp_optim.sgd import SGD
+
+
+@hookimpl
+def corebp_register_optimizers() -> dict[str, type[Optimizer]]:
+    return {"sgd": SGD, "adam": Adam, "adamw": AdamW}
+
+
+@hookimpl
+def corebp_register_schedules() -> dict[str, type[Schedule]]:
+    return {
+        "constant": Constant,
+        "step": Step,
+        "exponential": Exponential,
+        "cosine": Cosine,
+        "warmup_linear": WarmupLinear,
+    }
+
+
+__all__ = ["SGD", "Adam", "AdamW", "Constant", "Cosine", "Exponential", "Step", "WarmupLinear"]

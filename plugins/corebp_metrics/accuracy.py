@@ -1,0 +1,48 @@
+"""Accuracy: the percentage of samples whose true class is among the top-k outputs."""
+
+from __future__ import annotations
+
+from torch import Tensor
+
+from corebp.errors import ConfigError
+from corebp.metric import Metric
+
+
+class TopKAccuracy(Metric):
+    """100 · #{n : y_n is among the k largest outputs of sample n} / N, over all batches.
+
+    Hits are counted on the device; `compute()` reads the count once.
+    """
+
+    def __init__(self, num_classes: int, k: int = 5) -> None:
+        if not 1 <= k <= num_classes:
+            raise ConfigError(
+                f"{type(self).__name__}: k={k} must be between 1 and num_classes={num_classes}."
+            )
+        self.k = k
+        super().__init__(num_classes)
+
+    def reset(self) -> None:
+        self.hits: Tensor | int = 0
+        self.count = 0
+
+    def _hit(self, output: Tensor, target: Tensor) -> Tensor:
+        """Per sample, whether the target is a hit (bool, (N,))."""
+        return (output.topk(self.k, dim=1).indices == target[:, None]).any(dim=1)
+
+    def update(self, output: Tensor, target: Tensor, loss: Tensor) -> None:
+        self.hits = self.hits + self._hit(output, target).sum()
+        self.count += target.shape[0]
+
+    def compute(self) -> float:
+        return 100.0 * int(self.hits) / self.count if self.count else float("nan")
+
+
+class Accuracy(TopKAccuracy):
+    """Top-1 accuracy in percent: argmax of the output equals the target (ties: first index)."""
+
+    def __init__(self, num_classes: int) -> None:
+        super().__init__(num_classes, k=1)
+
+    def _hit(self, output: Tensor, target: Tensor) -> Tensor:
+        return output.argmax(dim=1) == target
