@@ -51,8 +51,8 @@ def lecun(shape: Shape, **kw) -> Tensor:
     return _normal(shape, math.sqrt(1 / shape[0]), **kw)
 
 
-def zeros(shape: Shape, **kw) -> Tensor:
-    """All zeros."""
+def zeros(shape: Shape, generator: torch.Generator | None = None, **kw) -> Tensor:
+    """All zeros (`generator` is accepted like the others' and unused)."""
     return torch.zeros(shape, **kw)
 
 

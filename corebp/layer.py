@@ -4,7 +4,8 @@ A concrete layer fills in `_forward(x) -> (y, ctx)` and
 `_backward(ctx, grad_y, input_grad) -> grad_x` (accumulating into `self.grads`; when
 `input_grad` is False nobody needs dL/dx and it may return None), and optionally
 `reference(x, params)`, a plain torch expression of its forward that the gradient checker
-differentiates with autograd.
+differentiates with autograd, and `example()`, a small instance plus an input shape it
+accepts, which `corebp check` and the contract tests use to check every registered layer.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ import torch
 from torch import Tensor
 
 from corebp.errors import StateError
+
+#: `_ctx` before the first forward and after each backward (None is a valid cache).
+NO_CTX: Any = object()
 
 
 class Layer:
@@ -29,7 +33,7 @@ class Layer:
         self.params: dict[str, Tensor] = {}
         self.grads: dict[str, Tensor] = {}
         self.training = True
-        self._ctx: Any = None
+        self._ctx: Any = NO_CTX
 
     # -- the contract -------------------------------------------------------------------
     def forward(self, x: Tensor) -> Tensor:
@@ -44,12 +48,12 @@ class Layer:
         layer may skip computing dL/dx and return None.
         """
         ctx = self._ctx
-        if ctx is None:
+        if ctx is NO_CTX:
             raise StateError(
                 f"{self!r}: backward() called without a preceding forward(); "
                 "call forward(x) first (each forward allows one backward)."
             )
-        self._ctx = None
+        self._ctx = NO_CTX
         return self._backward(ctx, grad_output, input_grad)
 
     def __call__(self, x: Tensor) -> Tensor:
@@ -68,6 +72,23 @@ class Layer:
         """The forward as a plain torch expression of `x` and `params` (for autograd checks)."""
         raise NotImplementedError(f"{type(self).__name__} provides no autograd reference")
 
+    @classmethod
+    def example(
+        cls, batch: int = 4, features: int = 5, **overrides: Any
+    ) -> tuple[Layer, tuple[int, ...]]:
+        """A small instance (constructor defaults, updated by `overrides`) and an input shape.
+
+        The default suits layers whose constructor needs no argument and that take
+        (batch, features) input; a layer with required arguments overrides it.
+        """
+        try:
+            return cls(**overrides), (batch, features)
+        except TypeError as e:
+            raise NotImplementedError(
+                f"{cls.__name__} cannot be built without arguments ({e}); "
+                "define the classmethod example() to check it."
+            ) from e
+
     # -- parameters ----------------------------------------------------------------------
     def add_param(self, name: str, value: Tensor) -> Tensor:
         """Register a parameter and its zero gradient slot under the same name."""
@@ -81,6 +102,7 @@ class Layer:
             yield name, p, self.grads[name]
 
     def zero_grad(self) -> None:
+        """Reset every gradient to 0 (gradients accumulate over backward calls until then)."""
         for g in self.grads.values():
             g.zero_()
 
@@ -91,7 +113,9 @@ class Layer:
     def eval(self) -> Layer:
         return self.train(False)
 
-    def to(self, device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> Layer:
+    def to(
+        self, device: torch.device | str | None = None, dtype: torch.dtype | None = None
+    ) -> Layer:
         """Move parameters and gradients (in place of the dict entries) to a device/dtype."""
         for store in (self.params, self.grads):
             for name, t in store.items():

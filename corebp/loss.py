@@ -1,4 +1,4 @@
-"""The loss contract: `forward(prediction, target) -> 0-dim loss`, `backward() -> dL/dprediction`."""
+"""The loss contract: `forward(prediction, target) -> 0-dim loss`, `backward() -> dL/dpred`."""
 
 from __future__ import annotations
 
@@ -7,7 +7,11 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
-from corebp.errors import ShapeError, StateError
+from corebp.errors import ConfigError, ShapeError, StateError, did_you_mean
+
+#: `_ctx` before the first forward and after each backward.
+NO_CTX: Any = object()
+REDUCTIONS = ("mean", "sum")
 
 
 class Loss:
@@ -18,7 +22,7 @@ class Loss:
     reduction: str = "mean"
 
     def __init__(self) -> None:
-        self._ctx: Any = None
+        self._ctx: Any = NO_CTX
 
     def forward(self, prediction: Tensor, target: Tensor) -> Tensor:
         """Return the 0-dim loss and cache what `backward` needs."""
@@ -28,12 +32,12 @@ class Loss:
     def backward(self) -> Tensor:
         """Return dL/dprediction for the last `forward`."""
         ctx = self._ctx
-        if ctx is None:
+        if ctx is NO_CTX:
             raise StateError(
                 f"{self!r}: backward() called without a preceding forward(prediction, target); "
                 "call forward first (each forward allows one backward)."
             )
-        self._ctx = None
+        self._ctx = NO_CTX
         return self._backward(ctx)
 
     def __call__(self, prediction: Tensor, target: Tensor) -> Tensor:
@@ -49,6 +53,30 @@ class Loss:
         """The loss as a plain torch expression (for autograd checks)."""
         raise NotImplementedError(f"{type(self).__name__} provides no autograd reference")
 
+    @classmethod
+    def example(
+        cls, batch: int = 4, features: int = 3, **overrides: Any
+    ) -> tuple[Loss, tuple[int, ...]]:
+        """A small instance (defaults, updated by `overrides`) and a prediction shape."""
+        try:
+            return cls(**overrides), (batch, features)
+        except TypeError as e:
+            raise NotImplementedError(
+                f"{cls.__name__} cannot be built without arguments ({e}); "
+                "define the classmethod example() to check it."
+            ) from e
+
+    def example_inputs(
+        self, shape: tuple[int, ...], *, generator: torch.Generator | None = None
+    ) -> tuple[Tensor, Tensor]:
+        """A float64 (prediction, target) pair this loss accepts, for gradient checks.
+
+        The default is a standard-normal prediction and a float target of the same shape;
+        losses that take class indices or probabilities override it.
+        """
+        prediction = torch.randn(shape, dtype=torch.float64, generator=generator)
+        return prediction, torch.randn(shape, dtype=torch.float64, generator=generator)
+
     def extra_repr(self) -> str:
         return ""
 
@@ -56,13 +84,24 @@ class Loss:
         return f"{type(self).__name__}({self.extra_repr()})"
 
 
+def check_reduction(loss_name: str, reduction: str) -> str:
+    """Return `reduction` if it is "mean" or "sum", else raise a ConfigError naming the choices."""
+    if reduction not in REDUCTIONS:
+        raise ConfigError(
+            f"{loss_name}: reduction={reduction!r} is not supported; expected 'mean' or 'sum'."
+            f"{did_you_mean(str(reduction), REDUCTIONS)}"
+        )
+    return reduction
+
+
 def class_targets(loss: Loss, prediction: Tensor, target: Tensor) -> Tensor:
     """Check that `target` holds one class index per row of a (N, C) `prediction`."""
     if prediction.dim() != 2:
         raise ShapeError(
-            f"{loss!r}: expected prediction of shape (batch, classes), got {tuple(prediction.shape)}."
+            f"{loss!r}: expected prediction of shape (batch, classes), "
+            f"got {tuple(prediction.shape)}."
         )
-    n, c = prediction.shape
+    n = prediction.shape[0]
     if target.dim() != 1 or target.shape[0] != n or target.dtype.is_floating_point:
         raise ShapeError(
             f"{loss!r}: expected integer class targets of shape ({n},), got "
@@ -77,7 +116,8 @@ def one_hot(loss: Loss, prediction: Tensor, target: Tensor) -> Tensor:
         if target.shape != prediction.shape:
             raise ShapeError(
                 f"{loss!r}: target shape {tuple(target.shape)} does not match prediction shape "
-                f"{tuple(prediction.shape)}; pass a tensor of the same shape or integer class indices."
+                f"{tuple(prediction.shape)}; pass a tensor of the same shape or integer class "
+                "indices."
             )
         return target
     class_targets(loss, prediction, target)

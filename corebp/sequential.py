@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+
 import torch
 from torch import Tensor
 
-from corebp.errors import CorebpError, ShapeError
+from corebp.errors import ConfigError, CorebpError, ShapeError
 from corebp.layer import Layer
 
 
@@ -24,6 +25,13 @@ class Sequential(Layer):
                 raise TypeError(
                     f"Sequential: item {i} is {type(layer).__name__}, expected a corebp Layer."
                 )
+            for j in range(i):
+                if layers[j] is layer:
+                    # One object holds one forward cache, so a second use would overwrite it.
+                    raise ConfigError(
+                        f"Sequential: item {i} ({layer!r}) is the same object as item {j}; "
+                        "pass a new instance for each position."
+                    )
         self.layers: list[Layer] = list(layers)
         self._collect()
 
@@ -47,7 +55,10 @@ class Sequential(Layer):
                 yield f"{i}.{name}", p, g
 
     def _where(self, i: int, phase: str) -> str:
-        return f"layer {i} ({self.layers[i]!r}) during {phase}"
+        name = repr(self.layers[i])
+        if "\n" in name:  # a nested Sequential: its own message names the inner layer
+            name = f"{type(self.layers[i]).__name__}(...)"
+        return f"layer {i} ({name}) during {phase}"
 
     def forward(self, x: Tensor) -> Tensor:
         for i, layer in enumerate(self.layers):
@@ -87,7 +98,9 @@ class Sequential(Layer):
             layer.train(mode)
         return self
 
-    def to(self, device: torch.device | str | None = None, dtype: torch.dtype | None = None):
+    def to(
+        self, device: torch.device | str | None = None, dtype: torch.dtype | None = None
+    ) -> Sequential:
         for layer in self.layers:
             layer.to(device=device, dtype=dtype)
         self._collect()

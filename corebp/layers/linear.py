@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import Tensor
 
@@ -41,7 +43,11 @@ class Linear(Layer):
         kw = {"dtype": dtype, "device": device, "generator": generator}
         if init == "normal":
             kw["std"] = 1.0 if std is None else std
-        self.add_param("W", initialise(init, (in_features, out_features), **kw))
+        try:
+            W = initialise(init, (in_features, out_features), **kw)
+        except ConfigError as e:
+            raise ConfigError(f"Linear: {e}") from None
+        self.add_param("W", W)
         if bias:
             self.add_param("b", torch.zeros(out_features, dtype=dtype, device=device))
         self.init = init
@@ -63,6 +69,13 @@ class Linear(Layer):
         if "b" in self.grads:
             self.grads["b"].add_(grad_output.sum(0))
         return grad_output.mm(self.params["W"].t()) if input_grad else None
+
+    @classmethod
+    def example(
+        cls, batch: int = 4, features: int = 5, **overrides: Any
+    ) -> tuple[Linear, tuple[int, int]]:
+        kw = {"in_features": features, "out_features": 3, **overrides}
+        return cls(**kw), (batch, kw["in_features"])
 
     def reference(self, x: Tensor, params: dict[str, Tensor]) -> Tensor:
         y = x @ params["W"]

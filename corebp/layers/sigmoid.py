@@ -19,7 +19,7 @@ class Sigmoid(Layer):
         return y, y
 
     def _backward(self, y: Tensor, grad_output: Tensor, input_grad: bool) -> Tensor:
-        return grad_output * y * (1 - y)
+        return (1 - y).mul_(y).mul_(grad_output)
 
     def reference(self, x: Tensor, params: dict[str, Tensor]) -> Tensor:
         return torch.sigmoid(x)

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from corebp.errors import ConfigError
-from corebp.loss import Loss, one_hot
+from corebp.loss import Loss, check_reduction, one_hot
 
 
 class MSELoss(Loss):
@@ -18,11 +17,7 @@ class MSELoss(Loss):
 
     def __init__(self, reduction: str = "mean", scale: float = 1.0) -> None:
         super().__init__()
-        if reduction not in ("sum", "mean"):
-            raise ConfigError(
-                f"MSELoss: reduction={reduction!r} is not supported; expected 'sum' or 'mean'."
-            )
-        self.reduction = reduction
+        self.reduction = check_reduction("MSELoss", reduction)
         self.scale = float(scale)
 
     def _forward(self, prediction: Tensor, target: Tensor) -> tuple[Tensor, tuple[Tensor, int]]:

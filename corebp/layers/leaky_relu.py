@@ -1,0 +1,36 @@
+"""LeakyReLU: ReLU with a small slope for negative inputs, element-wise."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from corebp.errors import ConfigError
+from corebp.layer import Layer
+
+
+class LeakyReLU(Layer):
+    """y = x if x > 0 else a·x, a = negative_slope, any shape.
+
+    Backward: dx = g ⊙ (1 if x > 0 else a), using the cached input x.
+    """
+
+    def __init__(self, negative_slope: float = 0.01) -> None:
+        super().__init__()
+        if not isinstance(negative_slope, (int, float)) or isinstance(negative_slope, bool):
+            raise ConfigError(
+                f"LeakyReLU: negative_slope={negative_slope!r} must be a number such as 0.01."
+            )
+        self.negative_slope = float(negative_slope)
+
+    def _forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        return torch.nn.functional.leaky_relu(x, self.negative_slope), x
+
+    def _backward(self, x: Tensor, grad_output: Tensor, input_grad: bool) -> Tensor:
+        return torch.where(x > 0, grad_output, grad_output * self.negative_slope)
+
+    def reference(self, x: Tensor, params: dict[str, Tensor]) -> Tensor:
+        return torch.where(x > 0, x, self.negative_slope * x)
+
+    def extra_repr(self) -> str:
+        return f"negative_slope={self.negative_slope:g}"
