@@ -1,0 +1,143 @@
+"""`corebp check`: run the gradient checker over every registered layer and loss."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import torch
+import typer
+
+from corebp.errors import ConfigError, did_you_mean
+from corebp.gradcheck import GradcheckReport, check_layer, check_loss
+from corebp.plugins import Component, registry
+
+DTYPES = {"float64": torch.float64, "float32": torch.float32}
+
+
+@dataclass
+class Outcome:
+    """The check of one registered component: a report, or why there is none."""
+
+    component: Component
+    report: GradcheckReport | None = None
+    skipped: str | None = None
+    error: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        """An error, or a failed row of a component whose gradient should be exact."""
+        return self.error is not None or (self.report is not None and not self.report.passed)
+
+    @property
+    def status(self) -> str:
+        if self.error is not None:
+            return "ERROR"
+        if self.report is None:
+            return "skipped"
+        return "ok" if self.report.passed else "FAIL"
+
+    def to_dict(self) -> dict[str, Any]:
+        c = self.component
+        return {
+            "kind": c.kind,
+            "name": c.name,
+            "plugin": c.plugin,
+            "status": self.status,
+            "skipped": self.skipped,
+            "error": self.error,
+            "report": None if self.report is None else self.report.to_dict(),
+        }
+
+
+def run_checks(
+    names: list[str] | None = None, dtype: torch.dtype = torch.float64, seed: int = 0
+) -> list[Outcome]:
+    """Check the registered layers and losses (all, or those called `names`)."""
+    reg = registry()
+    components = [c for kind in ("layers", "losses") for c in reg.components[kind].values()]
+    known = {c.name for c in components}
+    for name in names or []:
+        if name not in known:
+            raise ConfigError(
+                f"{name!r} is not a registered layer or loss; expected one of: "
+                f"{', '.join(sorted(known))}.{did_you_mean(name, known)}"
+            )
+    chosen = [c for c in components if not names or c.name in names]
+    return [_check(c, dtype, seed) for c in sorted(chosen, key=lambda c: (c.kind, c.name))]
+
+
+def _check(component: Component, dtype: torch.dtype, seed: int) -> Outcome:
+    try:
+        instance, shape = component.obj.example()
+    except NotImplementedError as e:
+        return Outcome(component, skipped=str(e))
+    checker = check_layer if component.kind == "layers" else check_loss
+    try:
+        return Outcome(component, checker(instance, shape, dtype=dtype, seed=seed))
+    except Exception as e:  # a broken plugin layer is reported, not fatal to the others
+        return Outcome(component, error=f"{type(e).__name__}: {e}")
+
+
+def _worst(outcome: Outcome) -> str:
+    if outcome.report is None:
+        return outcome.skipped or outcome.error or ""
+    worst = outcome.report.worst()
+    if worst is None:
+        return "no compared tensor"
+    return f"{worst.max_rel_error:.2g} at {worst.element} ({worst.method})"
+
+
+def command(
+    names: Annotated[
+        list[str] | None,
+        typer.Argument(help="Registered layer or loss names to check (default: all)."),
+    ] = None,
+    dtype: Annotated[
+        str, typer.Option("--dtype", help="Dtype of the explicit pass: float64 or float32.")
+    ] = "float64",
+    seed: Annotated[int, typer.Option("--seed", help="Seed of inputs and sampling.")] = 0,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print a JSON list, one object per component.")
+    ] = False,
+) -> None:
+    """Check every registered layer's and loss's backward against finite differences and autograd.
+
+    Each component is built by its `example()` classmethod (plugins' included) and checked
+    with corebp.gradcheck; failing reports are printed in full. Exits 1 if a layer or loss
+    whose gradient should be exact fails (or crashes); layers with exact_gradient=False
+    report their differences as "expected".
+
+    Examples:
+
+      corebp check
+
+      corebp check linear softmax --dtype float32
+
+      corebp check --json > gradcheck.json
+    """
+    if dtype not in DTYPES:
+        raise ConfigError(
+            f"--dtype {dtype!r} is not supported; expected one of: {', '.join(DTYPES)}."
+            f"{did_you_mean(dtype, DTYPES)}"
+        )
+    outcomes = run_checks(names, DTYPES[dtype], seed)
+    if as_json:
+        typer.echo(json.dumps([o.to_dict() for o in outcomes], indent=2))
+    else:
+        table = [("kind", "name", "plugin", "status", "worst relative error")] + [
+            (o.component.kind, o.component.name, o.component.plugin, o.status, _worst(o))
+            for o in outcomes
+        ]
+        widths = [max(len(row[i]) for row in table) for i in range(4)]
+        for row in table:
+            typer.echo("  ".join([*map(str.ljust, row[:-1], widths), row[-1]]))
+        for o in outcomes:
+            if o.report is not None and not o.report.passed:
+                typer.echo(f"\n{o.component.name}: {o.report}")
+    failed = [o.component.name for o in outcomes if o.failed]
+    if failed:
+        if not as_json:
+            typer.echo(f"\nfailed: {', '.join(failed)}", err=True)
+        raise typer.Exit(1)
