@@ -1,0 +1,205 @@
+"""The base of every corebp data source: whole splits held as tensors on the device.
+
+Each split is one (x, y) pair of tensors, converted to the target device and dtype once.
+An epoch is one permutation (drawn on the generator's device), one gather `x[perm]`, then
+contiguous slices of it: no per-sample Python, no per-batch allocation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Literal
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from corebp.data_source import DataSource
+from corebp.errors import ConfigError, DataError, ShapeError, did_you_mean
+
+# How a source is told to normalise: "default" (the dataset's own), "none"/None, or
+# (mean, std) applied as (x - mean) / std after scaling, like torchvision's Normalize.
+NormalizeArg = Literal["default", "none"] | Sequence[float] | None
+ArrayLike = Tensor | np.ndarray | Sequence
+
+
+def resolve_normalize(
+    value: NormalizeArg, default: tuple[float, float] | None, key: str = "normalize"
+) -> tuple[float, float] | None:
+    """(mean, std) or None from a source's `normalize` argument."""
+    if value is None or value == "none":
+        return None
+    if value == "default":
+        return default
+    if isinstance(value, str) or len(value) != 2 or float(value[1]) <= 0:
+        raise ConfigError(
+            f"{key}: {value!r}; expected 'default', 'none' or [mean, std] with std > 0, "
+            "e.g. normalize: [0.1307, 0.3081]."
+        )
+    return float(value[0]), float(value[1])
+
+
+def to_features(
+    x: Tensor,
+    dtype: torch.dtype,
+    *,
+    divide_by: float | None = None,
+    normalize: tuple[float, float] | None = None,
+) -> Tensor:
+    """x as `dtype`, computed exactly as torchvision's ToTensor then Normalize.
+
+    Scaling: x / divide_by; divide_by defaults to 255 for uint8 input (as ToTensor does)
+    and 1 otherwise. Normalising: (x - mean) / std. The arithmetic runs in float32 (float64
+    when `dtype` is float64), so float32 results are bit-identical to torchvision's.
+    """
+    compute = torch.float64 if dtype == torch.float64 else torch.float32
+    if divide_by is None:
+        divide_by = 255 if x.dtype == torch.uint8 else 1
+    out = x.to(compute)
+    if divide_by != 1:
+        out = out.div(divide_by)
+    if normalize is not None:
+        mean, std = (torch.as_tensor(v, dtype=compute, device=x.device) for v in normalize)
+        out = out.sub_(mean).div_(std)
+    return out.to(dtype)
+
+
+def as_examples(x: ArrayLike, y: ArrayLike, where: str) -> tuple[Tensor, Tensor]:
+    """(x, y) as tensors after checking shapes and that labels are whole numbers.
+
+    `where` names the input in errors (a file, or a Python argument).
+    """
+    x = torch.as_tensor(np.asarray(x) if not isinstance(x, Tensor) else x)
+    y = torch.as_tensor(np.asarray(y) if not isinstance(y, Tensor) else y)
+    if x.ndim < 2:
+        raise ShapeError(
+            f"{where}: inputs have shape {tuple(x.shape)}; expected (examples, features...) with "
+            "at least 2 dimensions. Fix: reshape one-feature data to (n, 1)."
+        )
+    if y.ndim != 1 or y.shape[0] != x.shape[0]:
+        raise ShapeError(
+            f"{where}: labels have shape {tuple(y.shape)}; expected ({x.shape[0]},), one class "
+            "index per example."
+        )
+    if x.is_floating_point() and not bool(torch.isfinite(x).all()):
+        raise DataError(f"{where}: inputs contain NaN or infinity; expected finite numbers.")
+    if y.is_floating_point() or y.is_complex():
+        if not bool((y == y.round()).all()):
+            raise DataError(
+                f"{where}: labels include non-integer values (e.g. {y[y != y.round()][0].item()}); "
+                "expected class indices 0, 1, 2, ..."
+            )
+    elif y.dtype == torch.bool:
+        raise DataError(f"{where}: labels are booleans; expected class indices 0, 1, 2, ...")
+    return x, y.to(torch.int64)
+
+
+def check_labels(y: Tensor, num_classes: int, where: str) -> None:
+    """Raise DataError naming `where` unless every label is in [0, num_classes)."""
+    if y.numel() and (int(y.min()) < 0 or int(y.max()) >= num_classes):
+        bad = y[(y < 0) | (y >= num_classes)]
+        raise DataError(
+            f"{where}: labels range over [{int(y.min())}, {int(y.max())}] ({bad.numel()} outside); "
+            f"expected class indices in [0, {num_classes - 1}] for num_classes={num_classes}. "
+            "Fix: relabel the data, or set num_classes to the real number of classes."
+        )
+
+
+class InMemorySource(DataSource):
+    """A DataSource whose splits are tensors on `device`; subclasses call `_hold`."""
+
+    def __init__(
+        self,
+        *,
+        device: torch.device | str = "cpu",
+        dtype: torch.dtype = torch.float32,
+        seed: int = 0,
+        validation_split: float = 0.0,
+    ) -> None:
+        if not 0.0 <= validation_split < 1.0:
+            raise ConfigError(
+                f"validation_split: {validation_split!r}; expected a fraction of the training "
+                "set in [0, 1), e.g. 0.1 to hold out 10% for validation."
+            )
+        super().__init__(device=device, dtype=dtype, seed=seed, validation_split=validation_split)
+        self._generator = torch.Generator().manual_seed(seed)
+        self._data: dict[str, tuple[Tensor, Tensor]] = {}
+        self._provenance: dict[str, str] = {}
+
+    def _hold(self, train: tuple[Tensor, Tensor], test: tuple[Tensor, Tensor] | None) -> None:
+        """Keep the splits on the device; hold out the seeded validation share of `train`.
+
+        The held-out examples are the first `round(n * validation_split)` of a permutation
+        drawn from a generator seeded with `seed`, so the split is the same on every run
+        with that seed. Both parts keep the file order.
+        """
+        x, y = train
+        n_val = round(x.shape[0] * self.validation_split)
+        if self.validation_split and not 0 < n_val < x.shape[0]:
+            raise ConfigError(
+                f"validation_split: {self.validation_split} of {x.shape[0]} training examples "
+                f"leaves {n_val} for validation; expected at least one example in each part."
+            )
+        splits = {"train": train}
+        if n_val:
+            perm = torch.randperm(x.shape[0], generator=torch.Generator().manual_seed(self.seed))
+            val_idx, train_idx = perm[:n_val].sort().values, perm[n_val:].sort().values
+            splits = {"train": (x[train_idx], y[train_idx]), "val": (x[val_idx], y[val_idx])}
+        if test is not None:
+            splits["test"] = test
+        for name, (xs, ys) in splits.items():
+            self._data[name] = (
+                xs.to(self.device, self.dtype).contiguous(),
+                ys.to(self.device, torch.int64).contiguous(),
+            )
+        self.input_shape = tuple(x.shape[1:])
+
+    def splits(self) -> list[str]:
+        return list(self._data)
+
+    def num_examples(self, split: str) -> int:
+        return self._split(split)[0].shape[0]
+
+    def _split(self, split: str) -> tuple[Tensor, Tensor]:
+        if split not in self._data:
+            raise ConfigError(
+                f"split {split!r} is not in {type(self).__name__}; expected one of: "
+                f"{', '.join(self._data)}.{did_you_mean(split, self._data)}"
+                + (" (set validation_split to hold one out)" if split == "val" else "")
+            )
+        return self._data[split]
+
+    def batches(
+        self,
+        split: str,
+        batch_size: int,
+        *,
+        shuffle: bool = False,
+        drop_last: bool = False,
+        generator: torch.Generator | None = None,
+    ) -> Iterator[tuple[Tensor, Tensor]]:
+        """(x, y) views of `split`, `batch_size` at a time; see the module docstring.
+
+        Without a `generator`, shuffling draws from one seeded with `seed` at construction,
+        so epochs differ from each other and runs with the same seed repeat exactly.
+        """
+        x, y = self._split(split)
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ConfigError(f"batch_size: {batch_size!r}; expected a positive integer.")
+        if shuffle:
+            gen = self._generator if generator is None else generator
+            perm = torch.randperm(x.shape[0], generator=gen, device=gen.device).to(self.device)
+            x, y = x[perm], y[perm]
+        end = x.shape[0] - x.shape[0] % batch_size if drop_last else x.shape[0]
+        return ((x[i : i + batch_size], y[i : i + batch_size]) for i in range(0, end, batch_size))
+
+    def provenance(self) -> dict[str, str]:
+        return dict(self._provenance)
+
+    def __repr__(self) -> str:
+        sizes = ", ".join(f"{k}={v[0].shape[0]}" for k, v in self._data.items())
+        dtype = str(self.dtype).removeprefix("torch.")
+        return (
+            f"{type(self).__name__}({sizes}, input_shape={self.input_shape}, "
+            f"num_classes={self.num_classes}, device={self.device}, dtype={dtype})"
+        )

