@@ -1,1 +1,19 @@
-"""corebp first-party plugin: notebook (being written)."""
+"""corebp first-party plugin: the seed notebook's own backward rule, kept as it was written.
+
+Registers the layer `sigmoid_as_written` (see `sigmoid_as_written.py`), used by the
+`mnist-784-100-10-as-written` recipe to reproduce the notebook's manual-backprop run.
+"""
+
+from __future__ import annotations
+
+from corebp.hookspecs import hookimpl
+from corebp.layer import Layer
+from corebp_notebook.sigmoid_as_written import SigmoidAsWritten
+
+
+@hookimpl
+def corebp_register_layers() -> dict[str, type[Layer]]:
+    return {"sigmoid_as_written": SigmoidAsWritten}
+
+
+__all__ = ["SigmoidAsWritten"]

@@ -1,0 +1,165 @@
+"""Checking a training run's explicit gradients against torch autograd, step by step.
+
+`AutogradCheck` is called by the trainer after each batch's explicit backward and before
+the update. On every `every`-th step it has `corebp.gradcheck.compare_with_autograd`
+differentiate the model's and loss's `reference()` with autograd, on a detached copy of the
+*same* weights and the *same* batch, and compare with the gradients the explicit backward
+accumulated, per parameter tensor:
+
+    abs error = max |g − g_autograd|,   rel error = abs error / max |g_autograd|
+
+Past `rtol` the run stops with `AutogradMismatch` — unless the model or loss contains a
+component with `exact_gradient = False` (a deliberate non-gradient rule, such as the
+notebook's as-written sigmoid): then the difference is expected, recorded and reported
+with `passed: false`, and training goes on.
+
+The stronger `twin` mode also trains a torch twin in lockstep: the same initial weights
+wrapped in `nn.Parameter`s, the model's `reference()` as its forward, autograd for the
+gradients and the matching `torch.optim` optimizer with the same hyperparameters and
+learning rate at every step. It reports the largest parameter difference at the end and
+the twin's own accuracy.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from corebp.errors import ConfigError, CorebpError
+from corebp.gradcheck import compare_with_autograd
+from corebp.layer import Layer
+from corebp.loss import Loss
+
+#: Default relative tolerance per dtype: float32 rounding, float64 rounding.
+DEFAULT_RTOL = {torch.float32: 1e-4, torch.float64: 1e-10}
+
+#: The torch.optim class a twin uses for a corebp optimizer registered under this name.
+TORCH_OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
+    "sgd": torch.optim.SGD,
+    "adam": torch.optim.Adam,
+    "adamw": torch.optim.AdamW,
+}
+
+
+class AutogradMismatch(CorebpError, RuntimeError):
+    """The explicit backward's gradients differ from autograd's past the tolerance."""
+
+
+def exact(component: Layer | Loss) -> bool:
+    """Whether a layer (with all its sub-layers) or loss claims to compute the true gradient."""
+    children = getattr(component, "layers", ())
+    return component.exact_gradient and all(exact(c) for c in children)
+
+
+class AutogradCheck:
+    """The per-step explicit-vs-autograd comparison, and optionally the lockstep torch twin."""
+
+    def __init__(
+        self,
+        model: Layer,
+        loss: Loss,
+        *,
+        every: int = 1,
+        rtol: float | None = None,
+        twin: TorchTwin | None = None,
+    ) -> None:
+        dtype = next(iter(model.params.values())).dtype
+        self.model = model
+        self.loss = loss
+        self.every = every
+        self.rtol = DEFAULT_RTOL.get(dtype, 1e-4) if rtol is None else rtol
+        self.exact = exact(model) and exact(loss)
+        self.twin = twin
+        self.max_abs_error = 0.0
+        self.max_rel_error = 0.0
+        self.worst: tuple[int, str] | None = None
+        self.steps_checked = 0
+
+    def __call__(self, step: int, x: Tensor, y: Tensor, lr: float) -> None:
+        """Check step `step` (when due) and advance the twin; call before the update."""
+        if step % self.every == 0:
+            self.compare(step, x, y)
+        if self.twin is not None:
+            self.twin.step(x, y, lr)
+
+    def compare(self, step: int, x: Tensor, y: Tensor) -> None:
+        """Compare the accumulated `model.grads` with autograd's on batch (x, y)."""
+        diffs = compare_with_autograd(self.model, self.loss, x, y)
+        self.steps_checked += 1
+        for name, (abs_err, rel_err) in diffs.items():
+            self.max_abs_error = max(self.max_abs_error, abs_err)
+            if rel_err > self.max_rel_error or self.worst is None:
+                self.max_rel_error = max(self.max_rel_error, rel_err)
+                self.worst = (step, name)
+            if self.exact and not rel_err <= self.rtol:
+                raise AutogradMismatch(
+                    f"autograd check failed at step {step}, parameter {name!r}: explicit "
+                    f"gradient differs from autograd by {abs_err:.3g} (relative {rel_err:.3g}, "
+                    f"tolerance {self.rtol:g}). The backward of a layer in {self.model!r} or of "
+                    f"{self.loss!r} is wrong; check each layer with corebp's gradient checker."
+                )
+
+    @property
+    def passed(self) -> bool:
+        return self.steps_checked > 0 and self.max_rel_error <= self.rtol
+
+    def summary(self) -> dict[str, Any]:
+        """What summary.json records under `autograd_check`."""
+        out: dict[str, Any] = {
+            "max_abs_error": self.max_abs_error,
+            "max_rel_error": self.max_rel_error,
+            "steps_checked": self.steps_checked,
+            "every": self.every,
+            "rtol": self.rtol,
+            "passed": self.passed,
+            "exact_gradient": self.exact,
+        }
+        if self.worst is not None:
+            out["worst_step"], out["worst_parameter"] = self.worst
+        if not self.exact:
+            out["note"] = (
+                "the model uses a rule with exact_gradient=False, so a difference from "
+                "autograd is expected; it was reported, not treated as a failure"
+            )
+        return out
+
+
+class TorchTwin:
+    """A torch.nn.Parameter + autograd + torch.optim copy of the model, trained in lockstep."""
+
+    def __init__(self, model: Layer, loss: Loss, optimizer: str, args: dict[str, Any], lr: float):
+        if optimizer not in TORCH_OPTIMIZERS:
+            raise ConfigError(
+                f"checks.autograd.twin: optimizer {optimizer!r} has no torch.optim counterpart; "
+                f"expected one of: {', '.join(TORCH_OPTIMIZERS)}, or set twin: false."
+            )
+        cls = TORCH_OPTIMIZERS[optimizer]
+        accepted = inspect.signature(cls.__init__).parameters
+        unknown = [k for k in args if k not in accepted]
+        if unknown:
+            raise ConfigError(
+                f"checks.autograd.twin: torch.optim.{cls.__name__} takes no {', '.join(unknown)}; "
+                "drop those optimizer arguments or set twin: false."
+            )
+        self.model = model
+        self.loss = loss
+        self.params = {k: nn.Parameter(p.detach().clone()) for k, p in model.params.items()}
+        self.optimizer = cls(self.params.values(), lr=lr, **args)
+
+    def step(self, x: Tensor, y: Tensor, lr: float) -> None:
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        self.optimizer.zero_grad(set_to_none=True)
+        self.loss.reference(self.model.reference(x, self.params), y).backward()
+        self.optimizer.step()
+
+    @torch.no_grad()
+    def predict(self, x: Tensor) -> Tensor:
+        return self.model.reference(x, self.params)
+
+    @torch.no_grad()
+    def max_parameter_difference(self) -> float:
+        return max((self.params[k] - p).abs().max().item() for k, p in self.model.params.items())

@@ -1,0 +1,100 @@
+"""Checking a component's recipe arguments against its registered class's constructor.
+
+The arguments a recipe may give are the constructor's keyword parameters, less those the
+trainer supplies itself (e.g. an optimizer's `params`/`grads`, a metric's `num_classes`).
+Their types come from the constructor's annotations, checked with pydantic, so
+`optimizer.lr: abc` fails as "optimizer.lr: 'abc' is not a valid number".
+"""
+
+from __future__ import annotations
+
+import inspect
+import typing
+from functools import cache
+from typing import Any
+
+from pydantic import ConfigDict, ValidationError, create_model
+
+from corebp.errors import ConfigError
+from corebp.recipe.errors import describe_validation_error
+
+#: Constructor parameters the trainer fills in, per component kind; a recipe may not set them.
+SUPPLIED: dict[str, dict[str, str]] = {
+    "layers": {
+        "dtype": "train.dtype",
+        "device": "train.device",
+        "generator": "train.seed",
+    },
+    "losses": {},
+    "optimizers": {"params": "the model", "grads": "the model"},
+    "schedules": {
+        "base_lr": "optimizer.lr",
+        "steps_per_epoch": "the data",
+        "total_steps": "train.epochs",
+    },
+    "metrics": {"num_classes": "the data source"},
+    "data_sources": {
+        "device": "train.device",
+        "dtype": "train.dtype",
+        "seed": "train.seed",
+        "validation_split": "data.validation_split",
+    },
+}
+
+
+@cache
+def _arguments_model(cls: type, kind: str) -> tuple[type | None, tuple[str, ...]]:
+    """A pydantic model of `cls`'s recipe-settable constructor arguments (None: takes **kwargs)."""
+    signature = inspect.signature(cls.__init__)
+    try:
+        hints = typing.get_type_hints(cls.__init__)
+    except Exception:  # an annotation that cannot be resolved is checked as Any
+        hints = {}
+    fields: dict[str, Any] = {}
+    open_ended = False
+    for name, p in list(signature.parameters.items())[1:]:
+        if p.kind is p.VAR_KEYWORD:
+            open_ended = True
+        elif p.kind is not p.VAR_POSITIONAL and name not in SUPPLIED[kind]:
+            default = ... if p.default is p.empty else p.default
+            fields[name] = (hints.get(name, Any), default)
+    config = ConfigDict(extra="allow" if open_ended else "forbid", arbitrary_types_allowed=True)
+    model = create_model(f"{cls.__name__}Arguments", __config__=config, **fields)
+    return model, tuple(fields)
+
+
+def check_arguments(kind: str, cls: type, args: dict[str, Any], key: str) -> list[str]:
+    """Problems with `args` for `cls` (a `kind` component at recipe key `key`), one per line."""
+    model, names = _arguments_model(cls, kind)
+    problems = []
+    rest = {}
+    for name, value in args.items():
+        if name in SUPPLIED[kind]:
+            problems.append(
+                f"{key}.{name}: {value!r} cannot be set here; expected no {name!r}, it comes "
+                f"from {SUPPLIED[kind][name]}."
+            )
+        else:
+            rest[name] = value
+    try:
+        model.model_validate(rest)
+    except ValidationError as e:
+        for err in e.errors():
+            problems.append(
+                describe_validation_error(err, key, names, f"an argument of {cls.__name__}")
+            )
+    return problems
+
+
+def build(cls: type, args: dict[str, Any], key: str, **supplied: Any) -> Any:
+    """Construct `cls(**supplied, **args)`, prefixing a ConfigError it raises with `key`."""
+    try:
+        return cls(**supplied, **args)
+    except ConfigError as e:
+        raise ConfigError(f"{key}: {e}") from None
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"{key}: {cls.__name__}({_show(args)}) failed: {e}") from None
+
+
+def _show(args: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in args.items())

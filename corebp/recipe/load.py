@@ -1,0 +1,183 @@
+"""Loading a recipe: YAML file + `key=value` overrides (OmegaConf), then the schema (pydantic).
+
+Every problem found — syntax, unknown keys, bad values, unregistered component names, bad
+component arguments — is collected and raised as ONE `ConfigError`, one line per problem.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+from pydantic import BaseModel, ValidationError
+
+from corebp.errors import ConfigError
+from corebp.plugins import Registry, registry
+from corebp.recipe.components import check_arguments
+from corebp.recipe.errors import describe_validation_error, raise_problems
+from corebp.recipe.schema import Recipe
+from corebp.recipe.shipped import find_recipe
+
+
+@dataclass(frozen=True)
+class LoadedRecipe:
+    """A validated recipe with where it came from."""
+
+    name: str
+    recipe: Recipe
+    path: Path | None = None
+    overrides: tuple[str, ...] = field(default=())
+
+    def resolved(self) -> dict[str, Any]:
+        """The recipe after overrides and defaults, as plain data (what a run directory records)."""
+        return self.recipe.model_dump(mode="json")
+
+
+def load_recipe(
+    name_or_path: str, overrides: Sequence[str] = (), reg: Registry | None = None
+) -> LoadedRecipe:
+    """Find, read, override and validate a recipe (a shipped name or a YAML path)."""
+    path = find_recipe(name_or_path)
+    try:
+        cfg = OmegaConf.load(path)
+    except Exception as e:  # yaml's own errors carry the line and column
+        raise ConfigError(f"{path}: not valid YAML: {e}") from None
+    if not isinstance(cfg, DictConfig):
+        raise ConfigError(
+            f"{path}: expected a mapping of sections (model:, loss:, ...) at the top."
+        )
+    raw = apply_overrides(cfg, overrides, source=str(path))
+    recipe = validate_recipe(raw, source=str(path), reg=reg)
+    return LoadedRecipe(path.stem, recipe, path, tuple(overrides))
+
+
+def apply_overrides(cfg: DictConfig, overrides: Sequence[str], source: str) -> dict[str, Any]:
+    """Apply `dotted.key=value` overrides (values parsed as YAML) and return plain data.
+
+    Values are parsed by `OmegaConf.from_dotlist` and applied with `OmegaConf.update(...,
+    merge=True)`, which — unlike a plain merge — also reaches into lists (`model.0.init=xavier`).
+    """
+    problems = []
+    for item in overrides:
+        key, sep, _ = item.partition("=")
+        if not sep or not key:
+            problems.append(
+                f"{item!r}: an override must look like dotted.key=value, e.g. train.epochs=1."
+            )
+            continue
+        try:
+            value = OmegaConf.select(OmegaConf.from_dotlist([item]), key)
+            OmegaConf.update(cfg, key, value, merge=True)
+        except OmegaConfBaseException as e:
+            problems.append(f"{key}: cannot apply override {item!r}: {str(e).splitlines()[0]}.")
+    try:
+        raw = OmegaConf.to_container(cfg, resolve=True)
+    except OmegaConfBaseException as e:
+        problems.append(f"(interpolation): {str(e).splitlines()[0]}.")
+        raw = {}
+    raise_problems(problems, f"{source} with overrides")
+    return raw  # type: ignore[return-value]
+
+
+def validate_recipe(raw: dict[str, Any], source: str, reg: Registry | None = None) -> Recipe:
+    """Validate plain recipe data against the schema and the registered components."""
+    reg = registry() if reg is None else reg
+    problems: list[str] = []
+    recipe = None
+    try:
+        recipe = Recipe.model_validate(raw)
+    except ValidationError as e:
+        problems += _schema_problems(e)
+    problems += _component_problems(raw, reg)
+    raise_problems(problems, source)
+    assert recipe is not None  # no problems means the schema validated
+    return recipe
+
+
+def _schema_problems(e: ValidationError) -> list[str]:
+    errors = e.errors()
+    problems = []
+    # A misspelt key also makes its correct spelling "missing"; say it once, at the misspelling.
+    suggested = set()
+    for err in errors:
+        if err["type"] == "extra_forbidden":
+            allowed = _fields_at(err["loc"][:-1])
+            line = describe_validation_error(err, allowed=allowed)
+            suggested |= {(*err["loc"][:-1], name) for name in allowed if f"'{name}'" in line}
+            problems.append(line)
+    for err in errors:
+        if err["type"] != "extra_forbidden" and not (
+            err["type"] == "missing" and tuple(err["loc"]) in suggested
+        ):
+            problems.append(describe_validation_error(err))
+    return problems
+
+
+def _fields_at(loc: Sequence[Any]) -> list[str]:
+    """The field names of the schema model found at `loc` (list indices skipped)."""
+    model: type[BaseModel] = Recipe
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        model = _model_in(model.model_fields[part].annotation) or model
+    return list(model.model_fields)
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) in (
+        typing.Union,
+        list,
+    ):
+        for arg in typing.get_args(annotation):
+            found = _model_in(arg)
+            if found is not None:
+                return found
+    return None
+
+
+def _component_problems(raw: dict[str, Any], reg: Registry) -> list[str]:
+    """Unregistered names and bad arguments, for every component the raw recipe names."""
+    specs: list[tuple[str, str, Any]] = []
+    if isinstance(raw.get("model"), list):
+        specs += [("layers", f"model.{i}", s) for i, s in enumerate(raw["model"])]
+    specs += [
+        (kind, section, raw.get(section))
+        for kind, section in (
+            ("losses", "loss"),
+            ("optimizers", "optimizer"),
+            ("schedules", "schedule"),
+        )
+    ]
+    if isinstance(raw.get("metrics"), list):
+        specs += [("metrics", f"metrics.{i}", s) for i, s in enumerate(raw["metrics"])]
+    data = raw.get("data")
+    if isinstance(data, dict) and isinstance(data.get("source"), str):
+        args = dict(data.get("args") or {}) if isinstance(data.get("args"), dict) else {}
+        if data.get("root") is not None:
+            args["root"] = data["root"]
+        specs.append(("data_sources", "data", {"type": data["source"], **args}))
+
+    problems = []
+    for kind, key, spec in specs:
+        if isinstance(spec, str):
+            spec = {"type": spec}
+        if not isinstance(spec, dict) or not isinstance(spec.get("type"), str):
+            continue  # the schema reports the shape problem
+        name_key = "data.source" if kind == "data_sources" else f"{key}.type"
+        try:
+            cls = reg.get(kind, spec["type"], key=name_key)
+        except ConfigError as e:
+            problems.append(str(e))
+            continue
+        args = {k: v for k, v in spec.items() if k != "type"}
+        arg_key = key if kind != "data_sources" else "data.args"
+        problems += check_arguments(kind, cls, args, arg_key)
+    return problems

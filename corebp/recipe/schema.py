@@ -1,0 +1,131 @@
+"""The recipe schema: what a recipe file may say, checked by pydantic with unknown keys refused.
+
+Components (layers, loss, optimizer, schedule, metrics) are written as
+`{type: <registered name>, <argument>: <value>, ...}`; their arguments are checked later
+against the registered class's constructor (`corebp.recipe.components`), because which
+arguments exist depends on the plugins installed.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ComponentSpec(BaseModel):
+    """A registered component by name, with its constructor arguments beside `type`."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(description="registered name (see `corebp plugins`)")
+
+    @property
+    def args(self) -> dict[str, Any]:
+        """The constructor arguments: every key but `type`."""
+        return dict(self.model_extra or {})
+
+
+class DataSpec(_Strict):
+    """Where the examples come from and how they are batched."""
+
+    source: str = Field(description="registered data source, e.g. mnist, synthetic")
+    root: str | None = Field(
+        None, description="data folder for file-based sources; null: the source's default"
+    )
+    batch_size: int = Field(32, gt=0, description="training batch size")
+    eval_batch_size: int = Field(1000, gt=0, description="batch size for evaluation")
+    shuffle: bool = Field(True, description="reshuffle the training split every epoch")
+    drop_last: bool = Field(False, description="drop the last partial training batch")
+    validation_split: float = Field(
+        0.0, ge=0.0, lt=1.0, description="share of the training split held out as 'val'"
+    )
+    args: dict[str, Any] = Field(
+        default_factory=dict, description="further arguments of the data source"
+    )
+
+
+class TrainSpec(_Strict):
+    """How long, where and how reproducibly to train."""
+
+    epochs: int = Field(5, gt=0, description="passes over the training split")
+    seed: int = Field(
+        0, description="torch.manual_seed before the model is built; also seeds shuffling"
+    )
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto", description="auto: cuda when available, else cpu"
+    )
+    dtype: Literal["float32", "float64"] = Field(
+        "float32", description="dtype of parameters and inputs"
+    )
+
+
+class AutogradCheckSpec(_Strict):
+    """Compare the explicit gradients with torch autograd during training."""
+
+    every: int = Field(
+        1, gt=0, description="check every n-th step (1: every step); step 0 is always checked"
+    )
+    rtol: float | None = Field(
+        None,
+        gt=0,
+        description="largest allowed relative error; null: 1e-4 in float32, 1e-10 in float64",
+    )
+    twin: bool = Field(
+        False,
+        description="also train a torch.nn/autograd/torch.optim twin in lockstep and compare",
+    )
+
+
+class ChecksSpec(_Strict):
+    """Checks run alongside training."""
+
+    autograd: AutogradCheckSpec | None = Field(
+        None, description="explicit-vs-autograd gradient check; null: off"
+    )
+
+
+class OutputSpec(_Strict):
+    """What a run writes besides metrics.jsonl and summary.json."""
+
+    dir: str | None = Field(
+        None, description="run directory; null: runs/<recipe>-<YYYYmmdd-HHMMSS> under the cwd"
+    )
+    plots: bool = Field(True, description="write loss.png, accuracy.png and weights.png")
+    checkpoint: bool = Field(True, description="write checkpoint.pt after the last epoch")
+    progress: Literal["auto", "bar", "log"] = Field(
+        "auto", description="auto: a progress bar on a terminal, plain log lines otherwise"
+    )
+
+
+class Recipe(_Strict):
+    """A whole training run."""
+
+    model: list[ComponentSpec] = Field(
+        min_length=1, description="layers in order, each {type: name, argument: value, ...}"
+    )
+    loss: ComponentSpec = Field(description="the loss, {type: name, ...}")
+    optimizer: ComponentSpec = Field(description="the update rule, {type: name, lr: ..., ...}")
+    schedule: ComponentSpec | None = Field(
+        None, description="learning-rate schedule, {type: name, ...}; null: constant lr"
+    )
+    data: DataSpec
+    train: TrainSpec = Field(default_factory=TrainSpec)
+    metrics: list[ComponentSpec] = Field(
+        default_factory=lambda: [ComponentSpec(type="loss"), ComponentSpec(type="accuracy")],
+        description="metric names, or {type: name, argument: value} for ones with arguments",
+    )
+    checks: ChecksSpec = Field(default_factory=ChecksSpec)
+    output: OutputSpec = Field(default_factory=OutputSpec)
+
+    @field_validator("metrics", mode="before")
+    @classmethod
+    def _metric_names(cls, value: Any) -> Any:
+        """A bare name `accuracy` stands for `{type: accuracy}`."""
+        if isinstance(value, list):
+            return [{"type": v} if isinstance(v, str) else v for v in value]
+        return value

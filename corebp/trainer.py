@@ -1,0 +1,316 @@
+"""The training loop: explicit forward, explicit backward, explicit update — and nothing else per step.
+
+`Trainer(loaded_recipe)` builds everything a recipe describes (data, model, loss, optimizer,
+schedule, metrics, checks) and raises a `CorebpError` for anything wrong *before* training
+starts. `train_epoch(epoch)` is exactly the recipe's loop, with no host-device sync per
+step: metrics accumulate on the device and are read once per epoch. `fit()` runs all
+epochs with evaluation and returns the run summary.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from corebp.autograd_check import AutogradCheck, TorchTwin
+from corebp.errors import ConfigError
+from corebp.metric import Metric
+from corebp.plugins import Registry, registry
+from corebp.progress import ProgressBar, epoch_line, wants_bar
+from corebp.recipe.components import build
+from corebp.recipe.load import LoadedRecipe
+from corebp.sequential import Sequential
+
+EpochCallback = Callable[[dict[str, Any]], None]
+
+
+def resolve_device(name: str) -> torch.device:
+    """`auto` is cuda when available, else cpu; `cuda` without a GPU is a ConfigError."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(
+            "train.device: 'cuda' but torch finds no CUDA device; expected cpu or auto on this "
+            "machine (override with train.device=auto)."
+        )
+    return torch.device(name)
+
+
+class Trainer:
+    """Everything one recipe run needs, built and checked up front."""
+
+    def __init__(
+        self, loaded: LoadedRecipe, reg: Registry | None = None, progress: str | None = None
+    ) -> None:
+        reg = registry() if reg is None else reg
+        recipe = loaded.recipe
+        self.name = loaded.name
+        self.recipe = recipe
+        self.registry = reg
+        self.device = resolve_device(recipe.train.device)
+        self.dtype = getattr(torch, recipe.train.dtype)
+        seed = recipe.train.seed
+
+        d = recipe.data
+        source_args = dict(d.args) if d.root is None else {**d.args, "root": d.root}
+        self.data = build(
+            reg.get("data_sources", d.source, key="data.source"),
+            source_args,
+            "data",
+            device=self.device,
+            dtype=self.dtype,
+            seed=seed,
+            validation_split=d.validation_split,
+        )
+        n_train = self.data.num_examples("train")
+        round_ = math.floor if d.drop_last else math.ceil
+        self.steps_per_epoch = round_(n_train / d.batch_size)
+        self.total_steps = self.steps_per_epoch * recipe.train.epochs
+
+        # Seeded right before the model so the notebook recipe's weights are exactly
+        # torch.randn(784, 100) then torch.randn(100, 10); drawn on the CPU in float32 and
+        # then moved, so they are the same numbers on every device and dtype.
+        torch.manual_seed(seed)
+        layers = [
+            build(reg.get("layers", s.type, key=f"model.{i}.type"), s.args, f"model.{i}")
+            for i, s in enumerate(recipe.model)
+        ]
+        self.model: Sequential = Sequential(*layers).to(self.device, self.dtype)
+        self.loss = build(
+            reg.get("losses", recipe.loss.type, key="loss.type"), recipe.loss.args, "loss"
+        )
+        opt = recipe.optimizer
+        self.optimizer = build(
+            reg.get("optimizers", opt.type, key="optimizer.type"),
+            opt.args,
+            "optimizer",
+            params=self.model.params,
+            grads=self.model.grads,
+        )
+        self.schedule = None
+        if recipe.schedule is not None:
+            self.schedule = build(
+                reg.get("schedules", recipe.schedule.type, key="schedule.type"),
+                recipe.schedule.args,
+                "schedule",
+                base_lr=self.optimizer.lr,
+                steps_per_epoch=self.steps_per_epoch,
+                total_steps=self.total_steps,
+            )
+        self.metric_names = [m.type for m in recipe.metrics]
+        duplicate = {n for n in self.metric_names if self.metric_names.count(n) > 1}
+        if duplicate:
+            raise ConfigError(
+                f"metrics: {sorted(duplicate)} listed twice; expected each metric once."
+            )
+        self.train_metrics = self.new_metrics()
+
+        self.check: AutogradCheck | None = None
+        spec = recipe.checks.autograd
+        if spec is not None:
+            twin = None
+            if spec.twin:
+                opt_args = {k: v for k, v in opt.args.items() if k != "lr"}
+                twin = TorchTwin(self.model, self.loss, opt.type, opt_args, self.optimizer.lr)
+            self.check = AutogradCheck(
+                self.model, self.loss, every=spec.every, rtol=spec.rtol, twin=twin
+            )
+
+        # Training-event hooks, looked up once; a hook no plugin implements costs nothing.
+        hook = reg.pm.hook
+        self._hooks = {
+            name: getattr(hook, name)
+            for name in (
+                "corebp_run_start",
+                "corebp_run_end",
+                "corebp_epoch_start",
+                "corebp_epoch_end",
+                "corebp_after_backward",
+                "corebp_after_update",
+            )
+            if getattr(hook, name).get_hookimpls()
+        }
+        self.generator = torch.Generator().manual_seed(seed)
+        self.step = 0
+        self.epoch = 0
+        self.history: list[dict[str, Any]] = []
+        mode = recipe.output.progress if progress is None else progress
+        self.progress = ProgressBar(self.steps_per_epoch, self._live) if wants_bar(mode) else None
+
+    # -- building blocks ------------------------------------------------------------------
+    def new_metrics(self) -> dict[str, Metric]:
+        """Fresh metric instances, one per recipe entry."""
+        return {
+            m.type: build(
+                self.registry.get("metrics", m.type, key=f"metrics.{i}"),
+                m.args,
+                f"metrics.{i}",
+                num_classes=self.data.num_classes,
+            )
+            for i, m in enumerate(self.recipe.metrics)
+        }
+
+    def _live(self) -> dict[str, float]:
+        return {k: m.compute() for k, m in self.train_metrics.items() if k in ("loss", "accuracy")}
+
+    def _call(self, name: str, **kwargs: Any) -> None:
+        hook = self._hooks.get(name)
+        if hook is not None:
+            hook(trainer=self, **kwargs)
+
+    # -- the loop ---------------------------------------------------------------------------
+    def train_epoch(self, epoch: int) -> dict[str, Any]:
+        """One pass over the training split; returns the training metrics."""
+        self.epoch = epoch
+        model, loss_fn, optimizer, schedule, check = (
+            self.model,
+            self.loss,
+            self.optimizer,
+            self.schedule,
+            self.check,
+        )
+        model.train()
+        for m in self.train_metrics.values():
+            m.reset()
+        forward, backward, zero_grad = model.forward, model.backward, model.zero_grad
+        loss_forward, loss_backward, update = loss_fn.forward, loss_fn.backward, optimizer.step
+        metric_updates = [m.update for m in self.train_metrics.values()]
+        after_backward = self._hooks.get("corebp_after_backward")
+        after_update = self._hooks.get("corebp_after_update")
+        advance = self.progress.advance if self.progress is not None else None
+        summed = loss_fn.reduction == "sum"
+        d = self.recipe.data
+        batches = self.data.batches(
+            "train",
+            d.batch_size,
+            shuffle=d.shuffle,
+            drop_last=d.drop_last,
+            generator=self.generator,
+        )
+        step = self.step
+        for x, y in batches:
+            out = forward(x)
+            loss = loss_forward(out, y)
+            backward(loss_backward(), False)
+            if after_backward is not None:
+                self.step = step
+                after_backward(trainer=self, x=x, y=y)
+            if schedule is not None:
+                optimizer.lr = schedule.lr_at(step)
+            if check is not None:
+                check(step, x, y, optimizer.lr)
+            update()
+            zero_grad()
+            if after_update is not None:
+                self.step = step
+                after_update(trainer=self)
+            loss_sum = loss if summed else loss * y.shape[0]
+            for metric_update in metric_updates:
+                metric_update(out, y, loss_sum)
+            step += 1
+            if advance is not None:
+                advance()
+        self.step = step
+        return {k: m.compute() for k, m in self.train_metrics.items()}
+
+    def evaluate(self, split: str) -> dict[str, Any]:
+        """Metrics of the model on a split, in eval mode, in large batches."""
+        self.model.eval()
+        metrics = self.new_metrics()
+        summed = self.loss.reduction == "sum"
+        for x, y in self.data.batches(split, self.recipe.data.eval_batch_size):
+            out = self.model.forward(x)
+            loss = self.loss.forward(out, y)
+            for m in metrics.values():
+                m.update(out, y, loss if summed else loss * y.shape[0])
+        self.model.train()
+        return {k: m.compute() for k, m in metrics.items()}
+
+    def twin_accuracy(self, split: str = "test") -> float:
+        """Top-1 accuracy (percent) of the torch twin on a split."""
+        assert self.check is not None and self.check.twin is not None
+        hits, count = torch.zeros((), dtype=torch.int64, device=self.device), 0
+        for x, y in self.data.batches(split, self.recipe.data.eval_batch_size):
+            hits += (self.check.twin.predict(x).argmax(1) == y).sum()
+            count += y.shape[0]
+        return 100.0 * hits.item() / count
+
+    def fit(self, on_epoch_end: EpochCallback | None = None) -> dict[str, Any]:
+        """Train every epoch, evaluate after each, and return the run summary."""
+        epochs = self.recipe.train.epochs
+        eval_splits = [s for s in ("val", "test") if s in self.data.splits()]
+        self._call("corebp_run_start")
+        started = time.perf_counter()
+        for epoch in range(epochs):
+            self._call("corebp_epoch_start", epoch=epoch)
+            if self.progress is not None:
+                self.progress.start(epoch, epochs)
+            t0 = time.perf_counter()
+            train = self.train_epoch(epoch)
+            if self.device.type == "cuda":
+                torch.cuda.synchronize(self.device)
+            seconds = time.perf_counter() - t0
+            row: dict[str, Any] = {"epoch": epoch + 1}
+            row |= {f"train_{k}": v for k, v in train.items()}
+            for split in eval_splits:
+                row |= {f"{split}_{k}": v for k, v in self.evaluate(split).items()}
+            row["seconds"] = seconds
+            row["lr"] = self.optimizer.lr
+            self._call("corebp_epoch_end", epoch=epoch, metrics=row)
+            self.history.append(row)
+            if on_epoch_end is not None:
+                on_epoch_end(row)
+            line = epoch_line(epoch, epochs, row)
+            if self.progress is not None:
+                self.progress.end(line)
+            else:
+                print(line, file=sys.stderr, flush=True)
+        summary = self.summary(time.perf_counter() - started)
+        self._call("corebp_run_end", summary=summary)
+        return summary
+
+    def summary(self, seconds: float) -> dict[str, Any]:
+        """The run's results: last epoch's metrics, totals, and the checks' reports."""
+        last = self.history[-1] if self.history else {}
+        summary: dict[str, Any] = {
+            "recipe": self.name,
+            "epochs": len(self.history),
+            "steps": self.step,
+            "seconds": seconds,
+            "seed": self.recipe.train.seed,
+            "device": str(self.device),
+            "dtype": self.recipe.train.dtype,
+        }
+        summary |= {k: v for k, v in last.items() if k not in ("epoch", "seconds", "lr")}
+        if self.check is not None:
+            summary["autograd_check"] = self.check.summary()
+            if self.check.twin is not None:
+                summary["torch_twin"] = {
+                    "max_parameter_difference": self.check.twin.max_parameter_difference(),
+                    "test_accuracy": self.twin_accuracy("test"),
+                    "corebp_test_accuracy": last.get("test_accuracy"),
+                }
+        return summary
+
+    # -- state ------------------------------------------------------------------------------
+    def state(self) -> dict[str, Any]:
+        """A checkpoint: tensors and plain values only (loads with torch.load(weights_only=True))."""
+        rng: dict[str, Any] = {
+            "torch": torch.get_rng_state(),
+            "shuffle": self.generator.get_state(),
+        }
+        if self.device.type == "cuda":
+            rng["cuda"] = torch.cuda.get_rng_state(self.device)
+        return {
+            "epoch": len(self.history),
+            "step": self.step,
+            "model": {k: p.detach().cpu() for k, p in self.model.params.items()},
+            "optimizer": self.optimizer.state_dict(),
+            "rng": rng,
+            "recipe": self.recipe.model_dump(mode="json"),
+        }
