@@ -18,9 +18,10 @@ compared elements, and a row passes when max_abs_error ≤ atol + rtol · max|re
 The float64 "truth" uses the same (rounded) values as the explicit copy, so for float32 the
 rows measure float32 round-off. Randomness is replayed: before every forward torch's global
 RNG is re-seeded and every `torch.Generator` attribute of the layer is reset, so a layer such
-as Dropout draws the same mask each time. Layers with `exact_gradient = False` get
-"expected" instead of "FAIL" for gradient differences. Losses are checked the same way on
-(prediction, target) from `loss.example_inputs`; their backward is dL/dprediction.
+as Dropout draws the same mask each time. Layers with `exact_gradient = False` (or
+containing such a layer) get "expected" instead of "FAIL" for gradient differences.
+Losses are checked the same way on (prediction, target) from `loss.example_inputs`; their
+backward is dL/dprediction.
 
 This module is the only place in corebp that uses torch autograd.
 """
@@ -175,7 +176,7 @@ def check_layer(
         device = next((p.device for _, p, _ in layer.named_params()), torch.device("cpu"))
     gen = torch.Generator().manual_seed(seed)
     tol = _tolerances(dtype, atol, rtol)
-    exact = bool(getattr(layer, "exact_gradient", True))
+    exact = _exact(layer)
 
     explicit = copy.deepcopy(layer).to(dtype=dtype)
     explicit.zero_grad()
@@ -256,7 +257,7 @@ def check_loss(
     shape = tuple(int(n) for n in prediction_shape)
     gen = torch.Generator().manual_seed(seed)
     tol = _tolerances(dtype, atol, rtol)
-    exact = bool(getattr(loss, "exact_gradient", True))
+    exact = _exact(loss)
     p, t = loss.example_inputs(shape, generator=gen)
     t = t if target is None else target
     p = p.to(device=device, dtype=dtype)
@@ -366,18 +367,17 @@ def _cuda_devices(device: torch.device | str) -> list[int]:
     return [device.index if device.index is not None else torch.cuda.current_device()]
 
 
-def _generators(obj: Any) -> list[torch.Generator]:
-    """Every torch.Generator reachable through the attributes of a layer or loss."""
-    found: list[torch.Generator] = []
+def _reachable(obj: Any) -> list[Any]:
+    """`obj` and everything reachable through layer/loss attributes and lists (sub-layers)."""
+    found: list[Any] = []
     seen: set[int] = set()
 
     def visit(value: Any) -> None:
         if id(value) in seen:
             return
         seen.add(id(value))
-        if isinstance(value, torch.Generator):
-            found.append(value)
-        elif isinstance(value, (Layer, Loss)):
+        found.append(value)
+        if isinstance(value, (Layer, Loss)):
             for attr in vars(value).values():
                 visit(attr)
         elif isinstance(value, (list, tuple)):
@@ -388,9 +388,15 @@ def _generators(obj: Any) -> list[torch.Generator]:
     return found
 
 
+def _exact(obj: Layer | Loss) -> bool:
+    """False if the layer, or any layer inside it, has `exact_gradient = False`."""
+    parts = [v for v in _reachable(obj) if isinstance(v, (Layer, Loss))]
+    return all(getattr(v, "exact_gradient", True) for v in parts)
+
+
 def _replayer(obj: Any, seed: int) -> Callable[[], None]:
     """A function that resets the global RNG and `obj`'s generators to their current state."""
-    saved = [(g, g.get_state()) for g in _generators(obj)]
+    saved = [(g, g.get_state()) for g in _reachable(obj) if isinstance(g, torch.Generator)]
 
     def replay() -> None:
         torch.manual_seed(seed)
