@@ -10,6 +10,13 @@ from pathlib import Path
 import pytest
 
 
+@pytest.fixture(autouse=True)
+def _plugin_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests set COREBP_PLUGINS / COREBP_STRICT_PLUGINS themselves; start from neither."""
+    monkeypatch.delenv("COREBP_PLUGINS", raising=False)
+    monkeypatch.delenv("COREBP_STRICT_PLUGINS", raising=False)
+
+
 @pytest.fixture
 def make_plugin(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch

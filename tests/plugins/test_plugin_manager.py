@@ -14,7 +14,6 @@ import pytest
 from corebp.errors import ConfigError, PluginError
 from corebp.plugins import load_registry
 
-
 MakePlugin = Callable[[str, str], Path]  # the `make_plugin` fixture of conftest.py
 
 BROKEN = "raise RuntimeError('boom at import')\n"
@@ -96,10 +95,7 @@ def test_corebp_plugins_env_naming_an_unknown_plugin_is_an_error_with_a_suggesti
         load_registry()
 
 
-def test_broken_plugin_warns_naming_it_and_the_others_still_load(
-    make_plugin: MakePlugin, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.delenv("COREBP_STRICT_PLUGINS", raising=False)
+def test_broken_plugin_warns_naming_it_and_the_others_still_load(make_plugin: MakePlugin) -> None:
     make_plugin("broken", BROKEN)
     with pytest.warns(RuntimeWarning) as caught:
         reg = load_registry()

@@ -18,7 +18,7 @@ TOTAL = STEPS_PER_EPOCH * EPOCHS
 
 
 def _torch_rates(make: Callable[[torch.optim.Optimizer], tls.LRScheduler], per_epoch: bool):
-    """The lr torch uses for each of TOTAL updates, its scheduler stepped per epoch or per update."""
+    """The lr torch uses for each of TOTAL updates, stepping its scheduler per epoch or update."""
     opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=BASE_LR)
     sched = make(opt)
     rates = []
