@@ -3,7 +3,8 @@
 Registration hooks return a dict {component name: class}; names are lower-case and
 unique across all plugins. Training-event hooks receive the running `Trainer`
 (`corebp.trainer.Trainer`), whose `model`, `optimizer`, `loss`, `recipe` and `step`
-they may read; hooks that may act say so.
+they may read; hooks that may act say so. docs/plugins.md documents each hook with its
+signature and when it is called (tests/plugins/test_hookspecs_documented.py checks that).
 """
 
 from __future__ import annotations
