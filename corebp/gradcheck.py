@@ -323,12 +323,7 @@ def compare_with_autograd(
     max_rel = max|explicit − autograd| / max|autograd| (one host sync for all parameters).
     """
     explicit = dict(model.grads if grads is None else grads)
-    leaves = {name: p.detach().clone().requires_grad_(True) for name, p, _ in model.named_params()}
-    if x.is_inference():  # inference-mode tensors cannot enter an autograd graph
-        x = x.clone()
-    with torch.enable_grad():
-        value = loss.reference(model.reference(x, leaves), target)
-    auto = _autograd(lambda: value, leaves)
+    auto = reference_gradients(model, loss, x, target)
     if not auto:
         return {}
     stats = torch.stack(
@@ -341,6 +336,27 @@ def compare_with_autograd(
         name: GradDiff(err, err / max(scale, _TINY))
         for name, (err, scale) in zip(auto, stats, strict=True)
     }
+
+
+def reference_gradients(
+    model: Layer,
+    loss: Loss,
+    x: Tensor,
+    target: Tensor,
+    params: Mapping[str, Tensor] | None = None,
+) -> dict[str, Tensor]:
+    """dL/dparam by autograd of `loss.reference(model.reference(x, params), target)`.
+
+    `params` defaults to detached copies of `model.params`; pass tensors that require grad
+    (e.g. `torch.nn.Parameter`s of a torch twin) to differentiate at those instead.
+    """
+    if params is None:
+        params = {n: p.detach().clone().requires_grad_(True) for n, p, _ in model.named_params()}
+    if x.is_inference():  # inference-mode tensors cannot enter an autograd graph
+        x = x.clone()
+    with torch.enable_grad():
+        value = loss.reference(model.reference(x, dict(params)), target)
+    return _autograd(lambda: value, dict(params))
 
 
 # -- helpers ----------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from corebp import Dropout, Layer, Linear, MSELoss, Sequential, Sigmoid, Tanh
 from corebp.cli import check
-from corebp.gradcheck import check_layer, check_loss, compare_with_autograd
+from corebp.gradcheck import check_layer, check_loss, compare_with_autograd, reference_gradients
 from corebp.plugins import Component, Registry
 
 
@@ -162,3 +162,17 @@ def test_a_sequential_containing_an_inexact_layer_expects_differences() -> None:
     report = check_layer(Sequential(FeedbackAlignmentLike(5, 3), Sigmoid()), (4, 5))
     assert report.passed and not report.exact_gradient
     assert {r.tensor for r in report.rows if r.status == "expected"} == {"0.W"}
+
+
+def test_reference_gradients_differentiate_at_given_parameters() -> None:
+    model = Sequential(Linear(6, 4), Sigmoid())
+    loss = MSELoss(reduction="sum")
+    x, y = torch.randn(8, 6, dtype=torch.float64), torch.randn(8, 4, dtype=torch.float64)
+    model.to(dtype=torch.float64)
+    twin = {n: torch.nn.Parameter(p.detach() * 2) for n, p in model.params.items()}
+    grads = reference_gradients(model, loss, x, y, twin)
+    W, b = twin["0.W"], twin["0.b"]
+    out = torch.sigmoid(x @ W + b)
+    expected = torch.autograd.grad(((out - y) ** 2).sum(), [W, b])
+    torch.testing.assert_close(grads["0.W"], expected[0])
+    torch.testing.assert_close(grads["0.b"], expected[1])
