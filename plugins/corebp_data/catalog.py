@@ -63,6 +63,13 @@ class IdxDataset:
     fallback: Fallback | None = None
     fallback_name: str = ""
 
+    def __post_init__(self) -> None:
+        if self.fallback is not None and not all(f.md5 for f in self.files):
+            raise ValueError(
+                f"{self.key}: a fallback rebuilds uncompressed files, so every file needs the "
+                "MD5 of its uncompressed form"
+            )
+
     def raw_dir(self, root: Path) -> Path:
         return root / self.folder / "raw"
 

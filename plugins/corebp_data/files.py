@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -124,9 +125,13 @@ def _read_csv(path: Path, label_column: int | str) -> tuple[np.ndarray, np.ndarr
     except ValueError:
         header = [h.strip() for h in first]
     try:
-        table = np.loadtxt(path, delimiter=",", skiprows=int(header is not None), ndmin=2)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "input contained no data": below
+            table = np.loadtxt(path, delimiter=",", skiprows=int(header is not None), ndmin=2)
     except ValueError as e:
         raise DataError(f"{path}: {e}; expected numbers separated by commas.") from e
+    if table.shape[0] == 0:
+        raise DataError(f"{path}: no data rows; expected one example per line after any header.")
     if isinstance(label_column, str):
         if header is None or label_column not in header:
             raise ConfigError(
