@@ -36,7 +36,7 @@ class Optimizer:
         return {
             "lr": self.lr,
             "steps": self.steps,
-            "state": {n: dict(s) for n, s in self.state.items()},
+            "state": {n: {k: v.clone() for k, v in s.items()} for n, s in self.state.items()},
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
