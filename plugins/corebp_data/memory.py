@@ -189,7 +189,7 @@ class InMemorySource(DataSource):
         if shuffle:
             gen = self._generator if generator is None else generator
             perm = torch.randperm(x.shape[0], generator=gen, device=gen.device).to(self.device)
-            x, y = x[perm], y[perm]
+            x, y = x.index_select(0, perm), y.index_select(0, perm)
         end = x.shape[0] - x.shape[0] % batch_size if drop_last else x.shape[0]
         return ((x[i : i + batch_size], y[i : i + batch_size]) for i in range(0, end, batch_size))
 
