@@ -12,13 +12,14 @@ Environment:
 
 from __future__ import annotations
 
-import concurrent.futures
 import contextlib
 import gzip
 import os
 import socket
 import sys
 import tempfile
+import threading
+import time
 import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -149,29 +150,31 @@ def _extract_local_gz(
 
 
 def _reachable(urls: tuple[str, ...]) -> tuple[list[str], list[str]]:
-    """(mirrors that accept a TCP connection, why the others did not), all probed at once
-    and waited on for at most PROBE_TIMEOUT_S."""
+    """(mirrors that accept a TCP connection, why the others did not).
 
-    def probe(url: str) -> str:
+    All are probed at once in daemon threads and waited on for at most PROBE_TIMEOUT_S
+    in total: a DNS lookup that hangs is left behind without holding up the program.
+    """
+    outcome: dict[str, str | None] = {}
+
+    def probe(url: str) -> None:
         parts = urllib.parse.urlsplit(url)
         port = parts.port or (443 if parts.scheme == "https" else 80)
-        with socket.create_connection((parts.hostname, port), timeout=PROBE_TIMEOUT_S):
-            return url
+        try:
+            socket.create_connection((parts.hostname, port), timeout=PROBE_TIMEOUT_S).close()
+            outcome[url] = None
+        except OSError as e:
+            outcome[url] = f"{type(e).__name__}: {e}"
 
-    pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, len(urls)))
-    futures = {pool.submit(probe, u): u for u in urls}
-    done, _ = concurrent.futures.wait(futures, timeout=PROBE_TIMEOUT_S)
-    pool.shutdown(wait=False, cancel_futures=True)  # a hung DNS lookup is left behind
-    live = [futures[f] for f in done if f.exception() is None]
-    why = [f"{u}: {_probe_error(f, done)}" for f, u in futures.items() if u not in live]
-    return live, why
-
-
-def _probe_error(f: concurrent.futures.Future, done: set) -> str:
-    if f not in done:
-        return f"no answer within {PROBE_TIMEOUT_S:g} s"
-    e = f.exception()
-    return f"{type(e).__name__}: {e}"
+    threads = [threading.Thread(target=probe, args=(u,), daemon=True) for u in urls]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + PROBE_TIMEOUT_S
+    for t in threads:
+        t.join(max(0.0, deadline - time.monotonic()))
+    live = [u for u in urls if u in outcome and outcome[u] is None]
+    why = [f"{u}: {outcome.get(u) or f'no answer within {PROBE_TIMEOUT_S:g} s'}" for u in urls]
+    return live, [w for u, w in zip(urls, why, strict=True) if u not in live]
 
 
 @contextlib.contextmanager

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gzip
 import os
+import socket
+import threading
 from pathlib import Path
 
 import pytest
@@ -206,3 +208,20 @@ def test_default_root_honours_corebp_data_then_xdg_cache(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     assert resolve_root() == tmp_path / "cache" / "corebp"
     assert resolve_root("~/x") == Path.home() / "x"
+
+
+def test_a_hanging_mirror_is_given_up_after_the_probe_deadline(monkeypatch):
+    release = threading.Event()
+
+    def hang(*args, **kwargs):
+        release.wait(30)
+        raise OSError("released by the test")
+
+    monkeypatch.setattr(fetch_module, "PROBE_TIMEOUT_S", 0.05)
+    monkeypatch.setattr(socket, "create_connection", hang)
+    try:
+        live, why = fetch_module._reachable(("http://hangs.example/",))
+    finally:
+        release.set()
+    assert live == []
+    assert why == ["http://hangs.example/: no answer within 0.05 s"]
