@@ -10,8 +10,8 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
-from torch import Tensor  # noqa: E402
+import matplotlib.pyplot as plt
+from torch import Tensor
 
 
 def plot_curves(history: Sequence[dict[str, Any]], metric: str, path: Path, title: str) -> None:

@@ -1,4 +1,4 @@
-"""The training loop: explicit forward, explicit backward, explicit update — and nothing else per step.
+"""The training loop: explicit forward, backward and update — and nothing else per step.
 
 `Trainer(loaded_recipe)` builds everything a recipe describes (data, model, loss, optimizer,
 schedule, metrics, checks) and raises a `CorebpError` for anything wrong *before* training
@@ -19,11 +19,14 @@ import torch
 
 from corebp.autograd_check import AutogradCheck, TorchTwin
 from corebp.errors import ConfigError
+from corebp.loss import Loss
 from corebp.metric import Metric
+from corebp.optimizer import Optimizer
 from corebp.plugins import Registry, registry
 from corebp.progress import ProgressBar, epoch_line, wants_bar
 from corebp.recipe.components import build
 from corebp.recipe.load import LoadedRecipe
+from corebp.recipe.schema import Recipe
 from corebp.sequential import Sequential
 
 EpochCallback = Callable[[dict[str, Any]], None]
@@ -41,6 +44,30 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def build_model(
+    recipe: Recipe,
+    reg: Registry,
+    device: torch.device | str = "cpu",
+    dtype: torch.dtype = torch.float32,
+) -> tuple[Sequential, Loss, Optimizer]:
+    """The recipe's model, loss and optimizer (weights drawn from torch's global RNG)."""
+    layers = [
+        build(reg.get("layers", s.type, key=f"model.{i}.type"), s.args, f"model.{i}")
+        for i, s in enumerate(recipe.model)
+    ]
+    model = Sequential(*layers).to(device, dtype)
+    loss = build(reg.get("losses", recipe.loss.type, key="loss.type"), recipe.loss.args, "loss")
+    opt = recipe.optimizer
+    optimizer = build(
+        reg.get("optimizers", opt.type, key="optimizer.type"),
+        opt.args,
+        "optimizer",
+        params=model.params,
+        grads=model.grads,
+    )
+    return model, loss, optimizer
+
+
 class Trainer:
     """Everything one recipe run needs, built and checked up front."""
 
@@ -54,6 +81,8 @@ class Trainer:
         self.registry = reg
         self.device = resolve_device(recipe.train.device)
         self.dtype = getattr(torch, recipe.train.dtype)
+        if self.device.type == "cpu" and recipe.train.flush_denormal:
+            torch.set_flush_denormal(True)
         seed = recipe.train.seed
 
         d = recipe.data
@@ -76,22 +105,8 @@ class Trainer:
         # torch.randn(784, 100) then torch.randn(100, 10); drawn on the CPU in float32 and
         # then moved, so they are the same numbers on every device and dtype.
         torch.manual_seed(seed)
-        layers = [
-            build(reg.get("layers", s.type, key=f"model.{i}.type"), s.args, f"model.{i}")
-            for i, s in enumerate(recipe.model)
-        ]
-        self.model: Sequential = Sequential(*layers).to(self.device, self.dtype)
-        self.loss = build(
-            reg.get("losses", recipe.loss.type, key="loss.type"), recipe.loss.args, "loss"
-        )
+        self.model, self.loss, self.optimizer = build_model(recipe, reg, self.device, self.dtype)
         opt = recipe.optimizer
-        self.optimizer = build(
-            reg.get("optimizers", opt.type, key="optimizer.type"),
-            opt.args,
-            "optimizer",
-            params=self.model.params,
-            grads=self.model.grads,
-        )
         self.schedule = None
         if recipe.schedule is not None:
             self.schedule = build(
@@ -299,7 +314,7 @@ class Trainer:
 
     # -- state ------------------------------------------------------------------------------
     def state(self) -> dict[str, Any]:
-        """A checkpoint: tensors and plain values only (loads with torch.load(weights_only=True))."""
+        """A checkpoint of tensors and plain values (loads with torch.load(weights_only=True))."""
         rng: dict[str, Any] = {
             "torch": torch.get_rng_state(),
             "shuffle": self.generator.get_state(),

@@ -29,7 +29,7 @@ _NOT_A = {
 
 
 def dotted(prefix: str, loc: Iterable[Any]) -> str:
-    """Join a pydantic location onto a dotted key: ("model", 0, "in_features") -> model.0.in_features."""
+    """Join a pydantic location onto a dotted key: ("model", 0, "x") -> "model.0.x"."""
     return ".".join([prefix, *map(str, loc)] if prefix else map(str, loc))
 
 
@@ -43,7 +43,7 @@ def describe_validation_error(
     if kind == "extra_forbidden":
         bad = str(err["loc"][-1])
         return (
-            f"{key}: unknown key (not {what}); expected one of: "
+            f"{key}: unknown key (set to {value!r}), not {what}; expected one of: "
             f"{', '.join(allowed) or 'none'}.{did_you_mean(bad, allowed)}"
         )
     if kind == "missing":

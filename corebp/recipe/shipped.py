@@ -1,4 +1,4 @@
-"""Finding the recipes shipped with corebp: `corebp/_recipes` in a wheel, `<repo>/recipes` in a checkout."""
+"""Finding shipped recipes: `corebp/_recipes` in a wheel, `<repo>/recipes` in a checkout."""
 
 from __future__ import annotations
 

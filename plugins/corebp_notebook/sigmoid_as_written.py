@@ -20,7 +20,10 @@ from corebp.layer import Layer
 
 
 class SigmoidAsWritten(Layer):
-    """y = σ(x), any shape. Backward (the notebook's rule, NOT the gradient): dx = g ⊙ σ(y)(1 − σ(y))."""
+    """y = σ(x), any shape.
+
+    Backward, the notebook's rule and NOT the gradient: dx = g ⊙ σ(y)(1 − σ(y)).
+    """
 
     exact_gradient = False
 
