@@ -16,8 +16,9 @@ from corebp_data.memory import InMemorySource, NormalizeArg
 from corebp_data.tensors import hold_examples
 
 
-def _existing(path: str | os.PathLike[str], key: str) -> Path:
-    p = Path(path).expanduser()
+def _existing(path: str | os.PathLike[str], key: str, root: str | os.PathLike[str] | None) -> Path:
+    """`path` (relative ones under `root`, default the working directory), which must exist."""
+    p = Path(root or ".").expanduser() / Path(path).expanduser()
     if not p.is_file():
         raise DataError(
             f"{key}: {p} does not exist or is not a file; expected a path to your data."
@@ -28,7 +29,8 @@ def _existing(path: str | os.PathLike[str], key: str) -> Path:
 class NpzSource(InMemorySource):
     """A `.npz` archive with arrays `x_train`, `y_train` and optionally `x_test`, `y_test`.
 
-    The key names are Keras' (its `mnist.npz` loads as is). uint8 images are scaled by
+    The key names are Keras' (its `mnist.npz` loads as is). A relative `path` is taken
+    under `root` (a recipe's `data.root`), else the working directory. uint8 images are scaled by
     1/255 as torchvision's ToTensor does unless `divide_by` says otherwise; `normalize`
     = [mean, std] then applies (x - mean) / std; `num_classes` defaults to max label + 1.
     """
@@ -41,12 +43,13 @@ class NpzSource(InMemorySource):
         seed: int = 0,
         validation_split: float = 0.0,
         path: str | os.PathLike[str],
+        root: str | os.PathLike[str] | None = None,
         num_classes: int | None = None,
         divide_by: float | None = None,
         normalize: NormalizeArg = None,
     ) -> None:
         super().__init__(device=device, dtype=dtype, seed=seed, validation_split=validation_split)
-        p = _existing(path, "path")
+        p = _existing(path, "path", root)
         try:
             with np.load(p, allow_pickle=False) as archive:
                 arrays = {k: archive[k] for k in archive.files}
@@ -79,7 +82,8 @@ class NpzSource(InMemorySource):
 class CsvSource(InMemorySource):
     """Comma-separated tables, one example per row: `train` and optionally `test` paths.
 
-    `label_column` (an index, negative from the end, or a header name) holds the class;
+    Relative paths are taken under `root` (a recipe's `data.root`), else the working
+    directory. `label_column` (an index, negative from the end, or a header name) holds the class;
     every other column is a feature. A first row that is not all numbers is a header.
     Features are used as they are unless `divide_by` (e.g. 255 for pixel values) and
     `normalize` = [mean, std] say otherwise.
@@ -94,15 +98,16 @@ class CsvSource(InMemorySource):
         validation_split: float = 0.0,
         train: str | os.PathLike[str],
         test: str | os.PathLike[str] | None = None,
+        root: str | os.PathLike[str] | None = None,
         label_column: int | str = 0,
         num_classes: int | None = None,
         divide_by: float | None = None,
         normalize: NormalizeArg = None,
     ) -> None:
         super().__init__(device=device, dtype=dtype, seed=seed, validation_split=validation_split)
-        paths = {"train": _existing(train, "train")}
+        paths = {"train": _existing(train, "train", root)}
         if test is not None:
-            paths["test"] = _existing(test, "test")
+            paths["test"] = _existing(test, "test", root)
         pairs = {s: _read_csv(p, label_column) for s, p in paths.items()}
         hold_examples(
             self,

@@ -87,7 +87,7 @@ def test_npz_source_errors_name_file_and_keys(tmp_path):
 def test_csv_source_with_header_label_name_and_divide_by(tmp_path):
     path = tmp_path / "train.csv"
     path.write_text("a,label,b\n255,1,0\n0,0,51\n")
-    source = CsvSource(train=path, label_column="label", divide_by=255)
+    source = CsvSource(train="train.csv", root=tmp_path, label_column="label", divide_by=255)
     xb, yb = next(source.batches("train", 2))
     assert torch.equal(yb, torch.tensor([1, 0]))
     assert torch.allclose(xb, torch.tensor([[1.0, 0.0], [0.0, 0.2]]))
