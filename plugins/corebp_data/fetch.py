@@ -115,7 +115,8 @@ def fetch(
     if wanted and mirrors and not offline:
         wanted = _from_mirrors(ds, raw, wanted, how, tried)
     elif wanted:
-        tried.append(f"torchvision's mirrors: skipped ({OFFLINE_ENV}=1 or {SKIP_MIRRORS_ENV}=1)")
+        why = f"{OFFLINE_ENV}=1" if offline else f"--skip-mirrors or {SKIP_MIRRORS_ENV}=1"
+        tried.append(f"torchvision's mirrors: skipped ({why})")
     if wanted and ds.fallback is not None and not offline:
         wanted = _from_fallback(ds, ds.fallback, raw, wanted, how, tried, progress)
     elif wanted and ds.fallback is not None:
@@ -130,7 +131,7 @@ def fetch(
 def _install(raw: Path, f: IdxFile, data: bytes, how: dict[str, str], source: str) -> None:
     """Check `data` (uncompressed) against `f`'s MD5 where known, then write it atomically."""
     if f.md5:
-        check_md5(data, f.md5, name=f"{f.name} from {source}", fix="report this to corebp.")
+        check_md5(data, f.md5, name=f"{f.name} ({source})", fix="report this to corebp.")
     write_atomic(raw / f.name, data)
     how[f.trusted] = source
 
