@@ -11,6 +11,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+from matplotlib.ticker import MaxNLocator
 from torch import Tensor
 
 
@@ -23,6 +24,7 @@ def plot_curves(history: Sequence[dict[str, Any]], metric: str, path: Path, titl
         if history and isinstance(history[0].get(key), (int, float)):
             ax.plot(epochs, [row[key] for row in history], marker="o", label=split)
     ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel(metric + (" (%)" if "accuracy" in metric else ""))
     ax.set_title(title)
     ax.grid(True, alpha=0.3)

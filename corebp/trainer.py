@@ -133,7 +133,7 @@ class Trainer:
                 opt_args = {k: v for k, v in opt.args.items() if k != "lr"}
                 twin = TorchTwin(self.model, self.loss, opt.type, opt_args, self.optimizer.lr)
             self.check = AutogradCheck(
-                self.model, self.loss, every=spec.every, rtol=spec.rtol, twin=twin
+                self.model, self.loss, every=spec.every, rtol=spec.rtol, atol=spec.atol, twin=twin
             )
 
         # Training-event hooks, looked up once; a hook no plugin implements costs nothing.

@@ -78,7 +78,11 @@ class AutogradCheckSpec(_Strict):
     rtol: float | None = Field(
         None,
         gt=0,
-        description="largest allowed relative error; null: 1e-4 in float32, 1e-10 in float64",
+        description="a step fails when |g - g_autograd| > atol + rtol * max|g_autograd|; "
+        "null: 1e-4 in float32, 1e-10 in float64",
+    )
+    atol: float | None = Field(
+        None, ge=0, description="see rtol; null: 1e-5 in float32, 1e-13 in float64"
     )
     twin: bool = Field(
         False,
