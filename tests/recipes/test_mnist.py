@@ -23,7 +23,10 @@ def _run(tmp_path: Path, name: str, *overrides: str) -> dict:
 def test_notebook_recipe_float64_gradients_match_autograd_to_1e_10(tmp_path: Path):
     # A 1 % training share keeps this to ~19 checked steps.
     summary = _run(
-        tmp_path, "mnist-784-100-10", "train.dtype=float64", "train.epochs=1",
+        tmp_path,
+        "mnist-784-100-10",
+        "train.dtype=float64",
+        "train.epochs=1",
         "data.validation_split=0.99",
     )
     check = summary["autograd_check"]
