@@ -18,10 +18,10 @@ notebook's as-written sigmoid): then the difference is expected, recorded and re
 with `passed: false`, and training goes on.
 
 The stronger `twin` mode also trains a torch twin in lockstep: the same initial weights
-wrapped in `nn.Parameter`s, the model's `reference()` as its forward, autograd for the
-gradients and the matching `torch.optim` optimizer with the same hyperparameters and
-learning rate at every step. It reports the largest parameter difference at the end and
-the twin's own accuracy.
+wrapped in `nn.Parameter`s, the model's `reference()` as its forward, autograd (through
+`corebp.gradcheck.reference_gradients`) for the gradients and the matching `torch.optim`
+optimizer with the same hyperparameters and learning rate at every step. It reports the
+largest parameter difference at the end and the twin's own accuracy.
 """
 
 from __future__ import annotations
@@ -33,7 +33,12 @@ import torch
 from torch import Tensor, nn
 
 from corebp.errors import ConfigError, CorebpError
-from corebp.gradcheck import LOW_PRECISION, TOLERANCES, compare_with_autograd
+from corebp.gradcheck import (
+    LOW_PRECISION,
+    TOLERANCES,
+    compare_with_autograd,
+    reference_gradients,
+)
 from corebp.layer import Layer
 from corebp.loss import Loss
 
@@ -163,8 +168,9 @@ class TorchTwin:
     def step(self, x: Tensor, y: Tensor, lr: float) -> None:
         for group in self.optimizer.param_groups:
             group["lr"] = lr
-        self.optimizer.zero_grad(set_to_none=True)
-        self.loss.reference(self.model.reference(x, self.params), y).backward()
+        grads = reference_gradients(self.model, self.loss, x, y, self.params)
+        for name, p in self.params.items():
+            p.grad = grads[name]
         self.optimizer.step()
 
     @torch.no_grad()
