@@ -13,7 +13,6 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from corebp.cli import main
 from corebp.cli.plugins import command
 from corebp.errors import PluginError
 
@@ -22,7 +21,6 @@ BROKEN_MESSAGE = (
     "plugin 'broken' from corebp-test-broken (corebp_test_broken) failed to load: "
     "RuntimeError: boom at import"
 )
-MOUNTED = any(c.name == "plugins" for c in main.app.registered_commands)
 
 
 def _invoke(*args: str):
@@ -74,7 +72,6 @@ def test_strict_mode_fails_on_a_broken_plugin_with_the_same_message(
     assert str(result.exception).startswith(BROKEN_MESSAGE)
 
 
-@pytest.mark.skipif(not MOUNTED, reason="corebp/cli/main.py does not mount `plugins` yet")
 @pytest.mark.parametrize("strict", [False, True])
 def test_corebp_plugins_command_line_exit_codes_with_a_broken_plugin(
     make_plugin: MakePlugin, strict: bool

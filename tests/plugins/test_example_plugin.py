@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-import pytest
+# Installed by README's test command (pip install -e ./examples/corebp-example-plugin).
+import corebp_example as example
 import torch
 import typer
 from typer.testing import CliRunner
@@ -13,11 +14,6 @@ import corebp
 from corebp.cli.plugins import command
 from corebp.gradcheck import check_layer
 from corebp.plugins import load_registry
-
-example = pytest.importorskip(
-    "corebp_example",
-    reason="corebp-example-plugin is not installed (pip install -e examples/corebp-example-plugin)",
-)
 
 
 def test_example_plugin_is_discovered_through_its_entry_point() -> None:
