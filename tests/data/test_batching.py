@@ -100,10 +100,12 @@ def test_batches_live_on_the_requested_device():
     assert sorted(ids(source.batches("train", 16, shuffle=True))) == list(range(N))
 
 
-def test_batches_are_views_of_one_gather_per_epoch():
+def test_shuffled_batches_stay_valid_after_the_next_epoch_and_unshuffled_ones_are_views():
     source = make()
-    batches = list(source.batches("train", 32, shuffle=True))
-    base = batches[0][0].untyped_storage().data_ptr()
-    assert all(x.untyped_storage().data_ptr() == base for x, _ in batches)
+    gen = torch.Generator().manual_seed(0)
+    first = [x.clone() for x, _ in source.batches("train", 32, shuffle=True, generator=gen)]
+    kept = list(source.batches("train", 32, shuffle=True, generator=gen.manual_seed(0)))
+    list(source.batches("train", 32, shuffle=True, generator=gen))  # the next epoch
+    assert all(torch.equal(a, b) for a, (b, _) in zip(first, kept, strict=True))
     unshuffled = next(source.batches("train", 32))[0]
     assert unshuffled.untyped_storage().data_ptr() == source._split("train")[0].data_ptr()
