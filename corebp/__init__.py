@@ -1,5 +1,7 @@
 """corebp: neural-network layers whose backward pass is written out by hand."""
 
+from importlib.metadata import version as _version
+
 from corebp.data_source import DataSource
 from corebp.errors import ConfigError, CorebpError, DataError, PluginError, ShapeError, StateError
 from corebp.hookspecs import hookimpl
@@ -11,6 +13,8 @@ from corebp.metric import Metric
 from corebp.optimizer import Optimizer
 from corebp.schedule import Schedule
 from corebp.sequential import Sequential
+
+__version__ = _version("corebp")
 
 __all__ = [
     "BCELoss",

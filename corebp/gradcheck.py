@@ -190,7 +190,7 @@ def check_layer(
         replay_explicit()
         y = explicit.forward(x)
         R = torch.randn(y.shape, dtype=torch.float64, generator=gen).to(device)
-        grad_x = explicit.backward(R.to(y.dtype), input_grad=True)
+        grad_x = explicit.backward(R.to(y.dtype, copy=True), input_grad=True)
         found = {"input": grad_x, **{name: g for name, _, g in explicit.named_params()}}
 
         def objective() -> Tensor:

@@ -45,7 +45,9 @@ class Layer:
         """Given dL/dy, accumulate dL/dparams into `grads` and return dL/dx.
 
         With `input_grad=False` (the first layer of a model, whose input is data) the
-        layer may skip computing dL/dx and return None.
+        layer may skip computing dL/dx and return None. `grad_output` is handed over: a
+        layer may compute dL/dx in its memory (Sigmoid does, which keeps a training step's
+        peak memory below autograd's), so pass `grad_output.clone()` to keep it.
         """
         ctx = self._ctx
         if ctx is NO_CTX:

@@ -6,7 +6,6 @@ checkpoint.pt, loss.png, accuracy.png, weights.png.
 
 from __future__ import annotations
 
-import importlib.metadata as md
 import json
 import os
 import platform
@@ -20,6 +19,7 @@ from typing import Any
 import torch
 from omegaconf import OmegaConf
 
+import corebp
 from corebp.errors import ConfigError
 
 
@@ -95,7 +95,7 @@ def provenance(
         "overrides": list(overrides),
         "command": sys.argv,
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "corebp": md.version("corebp"),
+        "corebp": corebp.__version__,
         "torch": torch.__version__,
         "python": platform.python_version(),
         "platform": platform.platform(),

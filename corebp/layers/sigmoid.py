@@ -11,7 +11,8 @@ from corebp.layer import Layer
 class Sigmoid(Layer):
     """y = σ(x) = 1 / (1 + e^(−x)), any shape.
 
-    Backward: dx = g ⊙ y ⊙ (1 − y), using the cached output y (σ′(x) = σ(x)(1 − σ(x))).
+    Backward: dx = g ⊙ y ⊙ (1 − y), using the cached output y (σ′(x) = σ(x)(1 − σ(x))),
+    computed in the memory of g as g ← g ⊙ y, then g ← g − g ⊙ y (no temporary).
     """
 
     def _forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
@@ -19,7 +20,7 @@ class Sigmoid(Layer):
         return y, y
 
     def _backward(self, y: Tensor, grad_output: Tensor, input_grad: bool) -> Tensor:
-        return (1 - y).mul_(y).mul_(grad_output)
+        return grad_output.mul_(y).addcmul_(grad_output, y, value=-1)
 
     def reference(self, x: Tensor, params: dict[str, Tensor]) -> Tensor:
         return torch.sigmoid(x)

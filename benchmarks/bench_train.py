@@ -1,0 +1,396 @@
+"""Seconds per training epoch of the notebook network: corebp beside its peers, in one run.
+
+    python benchmarks/bench_train.py                      # full table (a few minutes)
+    python benchmarks/bench_train.py --json benchmarks/results.json
+    python benchmarks/bench_train.py --quick              # smoke run: fewer steps and repeats
+
+Contestants, all on the same MNIST batches (corebp's in-memory source, shuffled per epoch):
+  corebp          the mnist-784-100-10 recipe's own loop, `Trainer.train_epoch` (explicit
+                  backward, corebp's SGD, loss and accuracy metrics on), autograd check off;
+  torch_autograd  the same network as torch.nn.Sequential + torch.optim.SGD + loss.backward(),
+                  the same weights, loss and on-device loss/accuracy tallies;
+  floor           the same matrix products and element-wise ops in a bare loop;
+  notebook        the notebook's own loop: torchvision's DataLoader with per-sample ToTensor +
+                  Normalize, and its tensor code (a bounded number of steps, scaled to an epoch).
+
+An "epoch" is 60,000 examples; where fewer are timed (large configurations, the notebook),
+the time is scaled. Each figure is the median of `--repeats` timed runs after a warm-up,
+the contestants interleaved so that machine noise falls on all of them alike. Peak memory
+is how far one steady-state epoch raises the peak above the memory in use before it: the
+process's resident set on CPU (a fresh subprocess per contestant, glibc mapping every large
+block so that freed tensors leave the resident set), torch's peak allocation on CUDA.
+Compare the ratios, not the seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+import corebp
+from corebp.recipe import load_recipe
+from corebp.trainer import Trainer
+
+EPOCH = 60_000
+LR = 0.1
+NOTEBOOK = (32, 100)
+#: (batch, hidden) pairs: the notebook's, then how cost grows with batch and width.
+CONFIGS = [(32, 100), (1024, 100), (32, 1600), (1024, 1024), (1024, 1600)]
+#: Acceptance targets, as (description, contestant, peer, config, largest allowed ratio).
+TARGETS = [
+    ("corebp / torch_autograd at batch 32", "corebp", "torch_autograd", (32, 100), 0.6),
+    ("corebp / floor at batch 32", "corebp", "floor", (32, 100), 1.5),
+    ("corebp / torch_autograd at batch 1024, hidden 1024", "corebp", "torch_autograd",
+     (1024, 1024), 1.05),
+    ("corebp / notebook at batch 32", "corebp", "notebook", (32, 100), 1 / 20),
+]  # fmt: skip
+
+Loop = Callable[[], None]
+
+
+# -- the contestants ------------------------------------------------------------------------
+def make_trainer(batch: int, hidden: int, examples: int, device: str) -> Trainer:
+    """The notebook recipe at another batch size / width, trained on `examples` images."""
+    overrides = [
+        f"data.batch_size={batch}",
+        f"model.0.out_features={hidden}",
+        f"model.2.in_features={hidden}",
+        f"train.device={device}",
+        "checks.autograd=null",
+        "output.progress=log",
+    ]
+    if examples < EPOCH:  # hold the rest out: the training split is then `examples` long
+        overrides.append(f"data.validation_split={1 - examples / EPOCH}")
+    return Trainer(load_recipe("mnist-784-100-10", overrides))
+
+
+def batches(trainer: Trainer) -> Iterator[tuple[Tensor, Tensor]]:
+    d = trainer.recipe.data
+    return trainer.data.batches(
+        "train", d.batch_size, shuffle=True, drop_last=False, generator=trainer.generator
+    )
+
+
+def corebp_loop(trainer: Trainer) -> Loop:
+    epochs = iter(range(10**9))
+    return lambda: trainer.train_epoch(next(epochs))
+
+
+def torch_loop(trainer: Trainer) -> Loop:
+    """torch.nn + autograd + torch.optim: what a user would write instead."""
+    nn = torch.nn
+    w1, w2 = (p.detach().clone() for p in trainer.model.params.values())
+    hidden = w1.shape[1]
+    model = nn.Sequential(
+        nn.Linear(784, hidden, bias=False), nn.Sigmoid(), nn.Linear(hidden, 10, bias=False),
+        nn.Sigmoid(),
+    ).to(w1.device)  # fmt: skip
+    with torch.no_grad():
+        model[0].weight.copy_(w1.t())
+        model[2].weight.copy_(w2.t())
+    optimizer = torch.optim.SGD(model.parameters(), lr=LR)
+    tally = _Tally(w1.device)
+
+    def epoch() -> None:
+        for x, y in batches(trainer):
+            out = model(x)
+            loss = 0.5 * (out - nn.functional.one_hot(y, 10).to(out.dtype)).pow(2).sum()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            tally.add(out.detach(), y, loss.detach())
+        tally.read()
+
+    return epoch
+
+
+def floor_loop(trainer: Trainer) -> Loop:
+    """The same products and element-wise ops with nothing around them."""
+    w1, w2 = (p.detach().clone() for p in trainer.model.params.values())
+    eye = torch.eye(10, dtype=w1.dtype, device=w1.device)
+    tally = _Tally(w1.device)
+
+    def epoch() -> None:
+        for x, y in batches(trainer):
+            h = torch.sigmoid(x.mm(w1))
+            out = torch.sigmoid(h.mm(w2))
+            diff = out - eye[y]
+            loss = diff.square().sum().mul_(0.5)
+            g2 = diff * out * (1 - out)
+            g1 = g2.mm(w2.t()) * h * (1 - h)
+            w2.add_(h.t().mm(g2), alpha=-LR)
+            w1.add_(x.t().mm(g1), alpha=-LR)
+            tally.add(out, y, loss)
+        tally.read()
+
+    return epoch
+
+
+def notebook_loop(trainer: Trainer, steps: int) -> Loop:
+    """The notebook's loop as written (DataLoader + transforms), `steps` batches of 32."""
+    from torchvision import datasets, transforms
+
+    root = trainer.data.root  # the MNIST files corebp verified (<root>/MNIST/raw)
+    dataset = datasets.MNIST(
+        root, train=True, download=False,
+        transform=transforms.Compose(
+            [transforms.ToTensor(), transforms.Normalize((0.1307,), (0.3081,))]
+        ),
+    )  # fmt: skip
+    loader = torch.utils.data.DataLoader(dataset, batch_size=32, shuffle=True)
+    w1, w2 = (p.detach().clone().cpu() for p in trainer.model.params.values())
+
+    def sigmoid(x: Tensor) -> Tensor:
+        return 1 / torch.exp(x.mul(-1)).add(1)
+
+    def sigmoid_diff(x: Tensor) -> Tensor:
+        return torch.mul(sigmoid(x), sigmoid(x).mul(-1).add(1))
+
+    def epoch() -> None:
+        for i, (x, y) in enumerate(loader):
+            if i == steps:
+                break
+            x = x.view(-1, 784)
+            h = sigmoid(torch.mm(x, w1))
+            out = sigmoid(torch.mm(h, w2))
+            onehot = torch.eye(10).index_select(0, y)
+            diff = out - onehot
+            g2 = torch.mm(h.t(), torch.mul(diff, sigmoid_diff(out)))
+            g1 = torch.mm(
+                x.t(), torch.mul(torch.mm(torch.mul(diff, sigmoid_diff(out)), w2.t()),
+                                 sigmoid_diff(h)),
+            )  # fmt: skip
+            w1.sub_(LR * g1)
+            w2.sub_(LR * g2)
+
+    return epoch
+
+
+class _Tally:
+    """Loss sum and correct count on the device, read once an epoch (as corebp's metrics)."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.loss = torch.zeros((), dtype=torch.float64, device=device)
+        self.correct = torch.zeros((), dtype=torch.int64, device=device)
+
+    def add(self, out: Tensor, y: Tensor, loss: Tensor) -> None:
+        self.loss += loss
+        self.correct += (out.argmax(1) == y).sum()
+
+    def read(self) -> None:
+        self.loss.item(), self.correct.item()
+        self.loss.zero_(), self.correct.zero_()
+
+
+# -- measuring ------------------------------------------------------------------------------
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def timed(loop: Loop, device: torch.device) -> float:
+    sync(device)
+    start = time.perf_counter()
+    loop()
+    sync(device)
+    return time.perf_counter() - start
+
+
+def examples_for(batch: int, hidden: int, quick: bool) -> int:
+    """How many training images to time: a whole epoch unless that would take too long."""
+    work = batch * hidden  # cost of a step grows with batch·hidden; steps with 1/batch
+    n = EPOCH if work <= 32 * 100 or (batch >= 1024 and hidden <= 100) else 12_000
+    return min(n, 6_000) if quick else n
+
+
+def measure_speed(
+    batch: int, hidden: int, device: str, repeats: int, quick: bool
+) -> dict[str, float]:
+    examples = examples_for(batch, hidden, quick)
+    trainer = make_trainer(batch, hidden, examples, device)
+    loops = {
+        "corebp": corebp_loop(trainer),
+        "torch_autograd": torch_loop(trainer),
+        "floor": floor_loop(trainer),
+    }
+    scale = {name: EPOCH / trainer.data.num_examples("train") for name in loops}
+    if (batch, hidden) == NOTEBOOK:
+        steps = 100 if quick else 400
+        loops["notebook"] = notebook_loop(trainer, steps)
+        scale["notebook"] = EPOCH / (32 * steps)
+    for loop in loops.values():  # warm-up: allocator, kernels, page faults
+        loop()
+    times: dict[str, list[float]] = {name: [] for name in loops}
+    for _ in range(repeats):
+        for name, loop in loops.items():
+            if name == "notebook" and len(times[name]) >= 2:
+                continue  # slow, and noise is small against its size
+            times[name].append(timed(loop, trainer.device) * scale[name])
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def measure_memory(contestant: str, batch: int, hidden: int, device: str) -> int:
+    """Peak memory growth of one epoch, in a fresh subprocess so peaks do not mix."""
+    args = [sys.executable, __file__, "--memory-child", contestant, str(batch), str(hidden)]
+    # A fixed mmap threshold makes glibc map every block of 64 KiB or more on allocation and
+    # unmap it on free, so the resident set follows the live tensors instead of what the
+    # heap kept from earlier steps (on CUDA, torch's own statistics are used instead).
+    env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536"}
+    out = subprocess.run(
+        [*args, "--device", device], check=True, capture_output=True, text=True, env=env
+    ).stdout
+    return int(out.strip().splitlines()[-1])
+
+
+def memory_child(contestant: str, batch: int, hidden: int, device: str) -> None:
+    trainer = make_trainer(batch, hidden, examples_for(batch, hidden, quick=True), device)
+    loop = {"corebp": corebp_loop, "torch_autograd": torch_loop}[contestant](trainer)
+    loop()  # warm-up: the peak of a steady-state epoch is what is compared
+    if trainer.device.type == "cuda":
+        torch.cuda.synchronize()
+        base = torch.cuda.memory_allocated()
+        torch.cuda.reset_peak_memory_stats()
+        loop()
+        torch.cuda.synchronize()
+        print(torch.cuda.max_memory_allocated() - base)
+        return
+    Path("/proc/self/clear_refs").write_text("5")  # reset the peak resident set (Linux)
+    base = _status_kib("VmRSS")
+    loop()
+    print((_status_kib("VmHWM") - base) * 1024)
+
+
+def _status_kib(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise RuntimeError(f"/proc/self/status has no {field}")
+
+
+# -- reporting ------------------------------------------------------------------------------
+def run(args: argparse.Namespace) -> dict:
+    device = torch.device(
+        "cuda" if args.device == "auto" and torch.cuda.is_available() else
+        ("cpu" if args.device == "auto" else args.device)
+    )  # fmt: skip
+    configs = []
+    for batch, hidden in CONFIGS[:2] + CONFIGS[3:4] if args.quick else CONFIGS:
+        print(f"batch {batch}, hidden {hidden} ...", file=sys.stderr, flush=True)
+        entry: dict = {"batch": batch, "hidden": hidden}
+        entry["seconds_per_epoch"] = measure_speed(
+            batch, hidden, str(device), args.repeats, args.quick
+        )
+        if (batch, hidden) in ((32, 100), (1024, 1024)):
+            entry["peak_memory_bytes"] = {
+                c: measure_memory(c, batch, hidden, str(device))
+                for c in ("corebp", "torch_autograd")
+            }
+        configs.append(entry)
+    result = {
+        "configs": configs,
+        "targets": check_targets(configs),
+        "environment": {
+            "device": str(device),
+            "torch": torch.__version__,
+            "corebp": corebp.__version__,
+            "python": platform.python_version(),
+            "machine": platform.machine(),
+            "cpu_count": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(),
+            "torch_interop_threads": torch.get_num_interop_threads(),
+            "flush_denormal": True,
+            "repeats": args.repeats,
+            "quick": args.quick,
+        },
+    }
+    return result
+
+
+def check_targets(configs: list[dict]) -> list[dict]:
+    by = {(c["batch"], c["hidden"]): c["seconds_per_epoch"] for c in configs}
+    out = []
+    for text, a, b, config, limit in TARGETS:
+        ratio = by[config][a] / by[config][b]
+        out.append({"target": text, "ratio": ratio, "limit": limit, "met": ratio <= limit})
+    mem = next(c for c in configs if (c["batch"], c["hidden"]) == (1024, 1024))
+    peak = mem["peak_memory_bytes"]
+    ratio = peak["corebp"] / max(peak["torch_autograd"], 1)
+    out.append(
+        {
+            "target": "corebp / torch_autograd peak memory at batch 1024",
+            "ratio": ratio,
+            "limit": 1.0,
+            "met": ratio <= 1.0,
+        }
+    )
+    return out
+
+
+def markdown(result: dict) -> str:
+    """The tables docs/performance.md shows, made from the JSON alone."""
+    names = ["corebp", "torch_autograd", "floor", "notebook"]
+    lines = [
+        "| batch | hidden | corebp s/epoch | torch autograd | floor | notebook "
+        "| corebp ÷ torch | corebp ÷ floor | peak MiB corebp / torch |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for c in result["configs"]:
+        s = c["seconds_per_epoch"]
+        cells = [f"{s[n]:.3f}" if n in s else "–" for n in names]
+        mem = c.get("peak_memory_bytes")
+        peak = f"{mem['corebp'] / 2**20:.1f} / {mem['torch_autograd'] / 2**20:.1f}" if mem else "–"
+        lines.append(
+            f"| {c['batch']} | {c['hidden']} | {' | '.join(cells)} "
+            f"| {s['corebp'] / s['torch_autograd']:.2f} | {s['corebp'] / s['floor']:.2f} | {peak} |"
+        )
+    lines += ["", "| target | ratio | limit | met |", "|---|---:|---:|---|"]
+    for t in result["targets"]:
+        met = "yes" if t["met"] else "NO"
+        lines.append(f"| {t['target']} | {t['ratio']:.3f} | {t['limit']:.3g} | {met} |")
+    env = result["environment"]
+    lines += [
+        "",
+        f"Device {env['device']}, torch {env['torch']}, corebp {env['corebp']}, "
+        f"{env['torch_threads']} torch threads on {env['cpu_count']} CPUs, "
+        f"median of {env['repeats']} runs{' (quick)' if env['quick'] else ''}.",
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--json", type=Path, help="also write the results as JSON here")
+    parser.add_argument("--repeats", type=int, default=5, help="timed runs per figure")
+    parser.add_argument("--device", default="auto", help="cpu, cuda or auto")
+    parser.add_argument("--quick", action="store_true", help="fewer steps and configurations")
+    parser.add_argument("--markdown", type=Path, help="print the tables made from this JSON")
+    parser.add_argument("--memory-child", nargs=3, metavar=("WHO", "BATCH", "HIDDEN"),
+                        help=argparse.SUPPRESS)  # fmt: skip
+    args = parser.parse_args()
+    torch.set_flush_denormal(True)  # as the trainer does on CPU; applies to every contestant
+    if args.memory_child:
+        who, batch, hidden = args.memory_child
+        memory_child(who, int(batch), int(hidden), args.device)
+        return
+    if args.markdown:
+        print(markdown(json.loads(args.markdown.read_text())))
+        return
+    result = run(args)
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
+    print(markdown(result))
+
+
+if __name__ == "__main__":
+    main()
