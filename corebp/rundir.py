@@ -7,10 +7,8 @@ checkpoint.pt, loss.png, accuracy.png, weights.png.
 from __future__ import annotations
 
 import json
-import os
 import platform
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,24 +18,13 @@ import torch
 from omegaconf import OmegaConf
 
 import corebp
+from corebp.atomic import write_atomic
 from corebp.errors import ConfigError
 
 
 def default_run_dir(recipe_name: str) -> Path:
     """runs/<recipe>-<YYYYmmdd-HHMMSS>, relative to the working directory."""
     return Path("runs") / f"{recipe_name}-{time.strftime('%Y%m%d-%H%M%S')}"
-
-
-def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
-    """Have `write(tmp)` fill a temporary file beside `path`, then rename it into place."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class RunDir:

@@ -25,8 +25,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from corebp.atomic import write_bytes_atomic
 from corebp.errors import DataError
-from corebp_data.atomic import write_atomic
 from corebp_data.catalog import Fallback, IdxDataset, IdxFile, get_dataset
 from corebp_data.idx import check_md5, md5_hex
 from corebp_data.root import ROOT_ENV, ensure_writable, resolve_root
@@ -132,7 +132,7 @@ def _install(raw: Path, f: IdxFile, data: bytes, how: dict[str, str], source: st
     """Check `data` (uncompressed) against `f`'s MD5 where known, then write it atomically."""
     if f.md5:
         check_md5(data, f.md5, name=f"{f.name} ({source})", fix="report this to corebp.")
-    write_atomic(raw / f.name, data)
+    write_bytes_atomic(raw / f.name, data)
     how[f.trusted] = source
 
 
@@ -218,7 +218,7 @@ def _from_mirrors(
                     errors.append(f"{mirror}{f.name}.gz: {e}")
                     continue
                 check_md5(gz, f.gz_md5, name=f"{f.name}.gz from {mirror}", fix="try again later.")
-                write_atomic(raw / (f.name + ".gz"), gz)
+                write_bytes_atomic(raw / (f.name + ".gz"), gz)
                 _install(raw, f, gzip.decompress(gz), how, mirror)
                 break
             else:
@@ -254,7 +254,7 @@ def _extract_convenience_copies(ds: IdxDataset, raw: Path) -> None:
     """Uncompressed copies of `.gz`-verified files, so torchvision finds its usual layout."""
     for f in ds.files:
         if not f.md5 and not (raw / f.name).is_file():
-            write_atomic(raw / f.name, gzip.decompress((raw / f.trusted).read_bytes()))
+            write_bytes_atomic(raw / f.name, gzip.decompress((raw / f.trusted).read_bytes()))
 
 
 def _unavailable(ds: IdxDataset, root: Path, wanted: list[IdxFile], tried: list[str]) -> DataError:

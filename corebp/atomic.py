@@ -1,0 +1,41 @@
+"""Writing a file so that no reader ever sees half of it: temporary name, fsync, rename."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
+
+def write_atomic(path: Path, write: Callable[[Path], object]) -> None:
+    """Have `write(tmp)` fill `.<name>.<random>.part` beside `path`, then rename it into place.
+
+    An interruption (exception, Ctrl-C) removes the temporary file; a hard kill can leave
+    one behind, but under a hidden `.part` name that no reader looks at. The rename is
+    atomic on one file system, so `path` is either the old file or the whole new one, with
+    the permissions a plain `open` would give it (not mkstemp's 0600).
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    tmp = Path(name)
+    try:
+        os.fchmod(fd, 0o666 & ~_UMASK)
+        os.close(fd)
+        write(tmp)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """`write_atomic` for bytes already in memory."""
+    write_atomic(path, lambda tmp: tmp.write_bytes(data))
