@@ -43,7 +43,7 @@ from corebp.layer import Layer
 from corebp.loss import Loss
 
 #: The torch.optim class a twin uses for a corebp optimizer registered under this name.
-TORCH_OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
+TORCH_OPTIMIZERS: dict[str, type[torch.optim.SGD | torch.optim.Adam | torch.optim.AdamW]] = {
     "sgd": torch.optim.SGD,
     "adam": torch.optim.Adam,
     "adamw": torch.optim.AdamW,
@@ -162,7 +162,9 @@ class TorchTwin:
             )
         self.model = model
         self.loss = loss
-        self.params = {k: nn.Parameter(p.detach().clone()) for k, p in model.params.items()}
+        self.params: dict[str, Tensor] = {
+            k: nn.Parameter(p.detach().clone()) for k, p in model.params.items()
+        }
         self.optimizer = cls(self.params.values(), lr=lr, **args)
 
     def step(self, x: Tensor, y: Tensor, lr: float) -> None:

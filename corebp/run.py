@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +59,7 @@ def _draw(run: RunDir, trainer: Trainer) -> None:
         if metric in trainer.metric_names:
             run.picture(
                 f"{metric}.png",
-                lambda p, m=metric: plot_curves(trainer.history, m, p, f"{title}: {m}"),
+                partial(plot_curves, trainer.history, metric, title=f"{title}: {metric}"),
             )
     first = next((layer for layer in trainer.model.layers if "W" in layer.params), None)
     if first is not None:

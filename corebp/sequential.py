@@ -71,15 +71,18 @@ class Sequential(Layer):
         return x
 
     def backward(self, grad_output: Tensor, input_grad: bool = True) -> Tensor | None:
+        grad: Tensor | None = grad_output
         for i in range(len(self.layers) - 1, -1, -1):
+            if grad is None:  # layers 0..i hold no parameters and nobody asked for dL/dx
+                break
             try:
                 need = input_grad or self._params_before[i]
-                grad_output = self.layers[i].backward(grad_output, need)
+                grad = self.layers[i].backward(grad, need)
             except CorebpError as e:
                 raise type(e)(f"{self._where(i, 'backward')}: {e}") from None
             except RuntimeError as e:
                 raise ShapeError(f"{self._where(i, 'backward')}: {e}") from e
-        return grad_output
+        return grad
 
     def reference(self, x: Tensor, params: dict[str, Tensor]) -> Tensor:
         for i, layer in enumerate(self.layers):

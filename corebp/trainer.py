@@ -29,7 +29,7 @@ from corebp.recipe.load import LoadedRecipe
 from corebp.recipe.schema import Recipe
 from corebp.sequential import Sequential
 
-EpochCallback = Callable[[dict[str, Any]], None]
+EpochCallback = Callable[[dict[str, Any]], object]
 
 
 def resolve_device(name: str) -> torch.device:

@@ -7,7 +7,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from corebp.errors import ConfigError
+from corebp.errors import ConfigError, StateError
 from corebp.layer import Layer
 
 
@@ -57,6 +57,7 @@ class Dropout(Layer):
         if (
             device is not None
             and self.seed is not None
+            and self.generator is not None
             and device.type != self.generator.device.type
         ):
             self.generator = torch.Generator(device=device).manual_seed(self.seed)
@@ -72,6 +73,11 @@ class Dropout(Layer):
         """x ⊙ m with the mask of the last training forward (x in eval mode)."""
         if not self.training or self.p == 0:
             return x
+        if self.mask is None:
+            raise StateError(
+                f"{self!r}: reference() in training mode needs the mask of a training forward; "
+                "call forward(x) first, or eval() for the identity."
+            )
         return x * self.mask
 
     def extra_repr(self) -> str:

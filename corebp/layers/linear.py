@@ -40,7 +40,7 @@ class Linear(Layer):
             )
         self.in_features = in_features
         self.out_features = out_features
-        kw = {"dtype": dtype, "device": device, "generator": generator}
+        kw: dict[str, Any] = {"dtype": dtype, "device": device, "generator": generator}
         if init == "normal":
             kw["std"] = 1.0 if std is None else std
         try:

@@ -13,7 +13,7 @@ import typing
 from functools import cache
 from typing import Any
 
-from pydantic import ConfigDict, ValidationError, create_model
+from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
 from corebp.errors import ConfigError
 from corebp.recipe.errors import describe_validation_error
@@ -43,8 +43,8 @@ SUPPLIED: dict[str, dict[str, str]] = {
 
 
 @cache
-def _arguments_model(cls: type, kind: str) -> tuple[type | None, tuple[str, ...]]:
-    """A pydantic model of `cls`'s recipe-settable constructor arguments (None: takes **kwargs)."""
+def _arguments_model(cls: type[object], kind: str) -> tuple[type[BaseModel], tuple[str, ...]]:
+    """A pydantic model of `cls`'s recipe-settable constructor arguments, and their names."""
     signature = inspect.signature(cls.__init__)
     try:
         hints = typing.get_type_hints(cls.__init__)

@@ -7,9 +7,12 @@ Each problem reads "dotted.key: what is wrong with the value; expected ...", wit
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from corebp.errors import ConfigError, did_you_mean
+
+if TYPE_CHECKING:
+    from pydantic_core import ErrorDetails
 
 # pydantic error type -> what the value is not.
 _NOT_A = {
@@ -34,7 +37,7 @@ def dotted(prefix: str, loc: Iterable[Any]) -> str:
 
 
 def describe_validation_error(
-    err: dict[str, Any], prefix: str = "", allowed: Sequence[str] = (), what: str = "a known key"
+    err: ErrorDetails, prefix: str = "", allowed: Sequence[str] = (), what: str = "a known key"
 ) -> str:
     """One problem line for one pydantic error dict (from `ValidationError.errors()`)."""
     key = dotted(prefix, err["loc"]) or "(recipe)"

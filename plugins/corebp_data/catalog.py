@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from corebp.errors import ConfigError, did_you_mean
 
@@ -75,17 +76,35 @@ class IdxDataset:
 
     def split_files(self, split: str) -> tuple[IdxFile, IdxFile]:
         """The (images, labels) files of "train" or "test"."""
-        return self.files[:2] if split == "train" else self.files[2:]
+        images, labels = self.files[:2] if split == "train" else self.files[2:]
+        return images, labels
 
 
 def _from_torchvision(
-    cls: type, key: str, title: str, md5: dict[str, str] | None = None, **kw: object
+    cls: type[Any],
+    key: str,
+    title: str,
+    md5: dict[str, str] | None = None,
+    *,
+    normalize: tuple[float, float] | None = None,
+    fallback: Fallback | None = None,
+    fallback_name: str = "",
 ) -> IdxDataset:
+    """The IdxDataset of a torchvision dataset class, from its `resources` and `mirrors`."""
     files = tuple(
         IdxFile(gz.removesuffix(".gz"), gz_md5, (md5 or {}).get(gz.removesuffix(".gz")))
         for gz, gz_md5 in cls.resources
     )
-    return IdxDataset(key, title, cls.__name__, files, tuple(cls.mirrors), **kw)  # type: ignore[arg-type]
+    return IdxDataset(
+        key,
+        title,
+        cls.__name__,
+        files,
+        tuple(cls.mirrors),
+        normalize=normalize,
+        fallback=fallback,
+        fallback_name=fallback_name,
+    )
 
 
 @cache

@@ -111,6 +111,9 @@ def check_labels(y: Tensor, num_classes: int, where: str) -> None:
 class InMemorySource(DataSource):
     """A DataSource whose splits are tensors on `device`; subclasses call `_hold`."""
 
+    #: The (mean, std) the inputs were normalised with, or None; set by the subclass.
+    normalize: tuple[float, float] | None
+
     def __init__(
         self,
         *,

@@ -8,10 +8,11 @@ from torch import Tensor
 from corebp.metric import Metric
 
 
-class ConfusionMatrix(Metric):
+class ConfusionCounts(Metric):
     """C × C counts M[i][j] = #{n : y_n = i and argmax output_n = j}: rows are true classes.
 
     Counted on the device with a scatter-add (no host sync); targets must lie in [0, C).
+    The metrics below share this counting and differ in what `compute` reads off `matrix()`.
     """
 
     def reset(self) -> None:
@@ -30,11 +31,15 @@ class ConfusionMatrix(Metric):
             return torch.zeros(c, c, dtype=torch.int64)
         return self.counts.view(c, c).cpu()
 
+
+class ConfusionMatrix(ConfusionCounts):
+    """The C × C matrix M itself, as nested lists (rows are true classes)."""
+
     def compute(self) -> list[list[int]]:
         return self.matrix().tolist()
 
 
-class PerClassAccuracy(ConfusionMatrix):
+class PerClassAccuracy(ConfusionCounts):
     """For each true class i: 100 · M[i][i] / Σ_j M[i][j]; None for a class with no samples."""
 
     def compute(self) -> list[float | None]:

@@ -148,6 +148,16 @@ def test_first_layer_skips_input_gradient_when_not_asked() -> None:
     assert layer.grads["W"].any()
 
 
+@pytest.mark.parametrize("front", [Flatten, Sigmoid])
+def test_sequential_backward_stops_where_no_earlier_layer_needs_a_gradient(front) -> None:
+    # The trainer's backward(g, input_grad=False): Linear returns None, and the
+    # parameter-free layer before it must not be handed that None.
+    model = Sequential(front(), Linear(6, 2))
+    model(torch.randn(4, 6))
+    assert model.backward(torch.ones(4, 2), input_grad=False) is None
+    assert model.grads["1.W"].any()
+
+
 # -- Dropout -------------------------------------------------------------------------------------
 def test_dropout_is_identity_in_eval_mode() -> None:
     layer = Dropout(0.5).eval()
@@ -175,6 +185,11 @@ def test_dropout_masks_are_reproducible_from_seed_or_generator() -> None:
     assert not torch.equal(first, a(x))  # the next batch gets a new mask
     c = Dropout(0.5, generator=torch.Generator().manual_seed(11))
     assert torch.equal(c(x), first)
+
+
+def test_dropout_reference_before_a_training_forward_is_a_state_error() -> None:
+    with pytest.raises(StateError, match=r"needs the mask of a training forward"):
+        Dropout(0.5).reference(torch.ones(2, 3), {})
 
 
 def test_sequential_train_and_eval_reach_nested_layers() -> None:
