@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any, ClassVar
 
 import torch
@@ -121,5 +122,12 @@ def one_hot(loss: Loss, prediction: Tensor, target: Tensor) -> Tensor:
             )
         return target
     class_targets(loss, prediction, target)
-    out = torch.zeros_like(prediction)
-    return out.scatter_(1, target.unsqueeze(1), 1.0)
+    return _identity(prediction.shape[1], prediction.dtype, prediction.device).index_select(
+        0, target
+    )
+
+
+@functools.cache
+def _identity(n: int, dtype: torch.dtype, device: torch.device) -> Tensor:
+    """The n×n identity, kept per dtype and device: its rows are the one-hot vectors."""
+    return torch.eye(n, dtype=dtype, device=device)

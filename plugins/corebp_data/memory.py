@@ -1,11 +1,12 @@
 """The base of every corebp data source: whole splits held as tensors on the device.
 
 Each split is one (x, y) pair of tensors, converted to the target device and dtype once.
-An epoch is one permutation (drawn on the generator's device); each batch is one gather
-`x[perm[i:i + batch]]` (unshuffled: a slice, no copy). No per-sample Python, and no
-epoch-sized temporary: gathering the whole split at once costs more than all the batches'
-gathers together (the fresh 188 MB for MNIST must be paged in every epoch), and a batch is
-a tensor of its own that stays valid after the epoch moves on.
+An epoch is one permutation (drawn on the generator's device); the shuffled examples are
+gathered a chunk of about 1 MiB at a time (`x[perm[c:c + chunk]]`) and each batch is a
+slice of its chunk (unshuffled: a slice of the split, no copy). No per-sample Python and
+no epoch-sized temporary: gathering the whole split at once pages in MNIST's fresh 188 MB
+every epoch (0.08–0.14 s), one gather per batch pays a call per batch (0.04 s), chunks that
+the allocator can reuse take 0.02 s. A batch stays valid after the epoch moves on.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from corebp.errors import ConfigError, DataError, ShapeError, did_you_mean
 # (mean, std) applied as (x - mean) / std after scaling, like torchvision's Normalize.
 NormalizeArg = Literal["default", "none"] | Sequence[float] | None
 ArrayLike = Tensor | np.ndarray | Sequence
+#: About how much of a shuffled split is gathered at once (a whole number of batches).
+CHUNK_BYTES = 1 << 20
 
 
 def resolve_normalize(
@@ -198,10 +201,20 @@ class InMemorySource(DataSource):
             return ((x[i : i + batch_size], y[i : i + batch_size]) for i in starts)
         gen = self._generator if generator is None else generator
         perm = torch.randperm(x.shape[0], generator=gen, device=gen.device).to(self.device)
-        return (
-            (x.index_select(0, idx), y.index_select(0, idx))
-            for idx in (perm[i : i + batch_size] for i in starts)
-        )
+        return self._gathered(x, y, perm, batch_size, end)
+
+    @staticmethod
+    def _gathered(
+        x: Tensor, y: Tensor, perm: Tensor, batch_size: int, end: int
+    ) -> Iterator[tuple[Tensor, Tensor]]:
+        """Batches of x[perm], y[perm], gathered a chunk of about 1 MiB at a time."""
+        row_bytes = x[:1].numel() * x.element_size()
+        chunk = batch_size * max(1, CHUNK_BYTES // (batch_size * row_bytes))
+        for c in range(0, end, chunk):
+            idx = perm[c : min(c + chunk, end)]
+            xc, yc = x.index_select(0, idx), y.index_select(0, idx)
+            for i in range(0, idx.shape[0], batch_size):
+                yield xc[i : i + batch_size], yc[i : i + batch_size]
 
     def provenance(self) -> dict[str, str]:
         return dict(self._provenance)

@@ -23,7 +23,7 @@ class TopKAccuracy(Metric):
         super().__init__(num_classes)
 
     def reset(self) -> None:
-        self.hits: Tensor | int = 0
+        self.hits: Tensor | None = None
         self.count = 0
 
     def _hit(self, output: Tensor, target: Tensor) -> Tensor:
@@ -31,11 +31,12 @@ class TopKAccuracy(Metric):
         return (output.topk(self.k, dim=1).indices == target[:, None]).any(dim=1)
 
     def update(self, output: Tensor, target: Tensor, loss: Tensor) -> None:
-        self.hits = self.hits + self._hit(output, target).sum()
+        hits = self._hit(output, target).sum()
+        self.hits = hits if self.hits is None else self.hits.add_(hits)
         self.count += target.shape[0]
 
     def compute(self) -> float:
-        return 100.0 * int(self.hits) / self.count if self.count else float("nan")
+        return 100.0 * int(self.hits) / self.count if self.hits is not None else float("nan")
 
 
 class Accuracy(TopKAccuracy):

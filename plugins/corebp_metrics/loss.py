@@ -15,12 +15,14 @@ class Loss(Metric):
     """
 
     def reset(self) -> None:
-        self.total: Tensor | float = 0.0
+        self.total: Tensor | None = None
         self.count = 0
 
     def update(self, output: Tensor, target: Tensor, loss: Tensor) -> None:
-        self.total = self.total + loss.detach().to(torch.float64)
+        if self.total is None:
+            self.total = torch.zeros((), dtype=torch.float64, device=loss.device)
+        self.total.add_(loss.detach())
         self.count += target.shape[0]
 
     def compute(self) -> float:
-        return float(self.total) / self.count if self.count else float("nan")
+        return float(self.total) / self.count if self.total is not None else float("nan")

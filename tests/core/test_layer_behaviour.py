@@ -288,3 +288,25 @@ def test_training_step_on_cuda_matches_autograd_and_reproduces_dropout() -> None
     a, b = Dropout(0.5, seed=2).to("cuda"), Dropout(0.5, seed=2).to("cuda")
     ones = torch.ones(4, 100, device="cuda")
     assert torch.equal(a(ones), b(ones))
+
+
+@pytest.mark.parametrize("bias", [False, True])
+@pytest.mark.parametrize("batch", [4, 80])  # 80 rows and 3 outputs take the transposed products
+def test_linear_gradients_hold_on_both_product_orientations(batch: int, bias: bool):
+    layer = Linear(7, 3, bias=bias)
+    assert layer._transposed(torch.zeros(batch, 7)) == (batch >= 64)
+    check_layer(layer, (batch, 7)).raise_if_failed()
+    y = layer(torch.randn(batch, 7, dtype=layer.params["W"].dtype))
+    assert y.is_contiguous()
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("shape", [(32, 100), (1024, 300)])  # one block, several blocks
+def test_sigmoid_backward_is_bit_identical_to_torch_autograd(shape, dtype):
+    """So that a torch twin trained in lockstep stays on exactly the same trajectory."""
+    x = torch.randn(*shape, dtype=dtype, requires_grad=True)
+    g = torch.randn(*shape, dtype=dtype)
+    torch.sigmoid(x).backward(g)
+    layer = Sigmoid()
+    layer(x.detach())
+    assert torch.equal(layer.backward(g.clone()), x.grad)
