@@ -19,7 +19,7 @@ class Sigmoid(Layer):
     """
 
     #: Elements of (1 − y) computed at once in backward.
-    BLOCK = 1 << 16
+    BLOCK = 1 << 17
 
     def _forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         y = torch.sigmoid(x)
