@@ -36,7 +36,10 @@ class Outcome:
             return "ERROR"
         if self.report is None:
             return "skipped"
-        return "ok" if self.report.passed else "FAIL"
+        if not self.report.passed:
+            return "FAIL"
+        differs = any(row.status == "expected" for row in self.report.rows)
+        return "differs, as declared" if differs else "ok"
 
     def to_dict(self) -> dict[str, Any]:
         c = self.component

@@ -11,7 +11,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from corebp.cli import recipes, run, validate
+from corebp.cli import main, recipes, run, validate
 from corebp.errors import ConfigError
 from corebp.recipe import shipped_recipes
 from corebp.recipe.shipped import description
@@ -77,3 +77,10 @@ def test_the_command_exits_2_with_the_problem_and_no_traceback(args, expected, t
     assert proc.returncode == 2
     assert expected in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "runs").exists(), "nothing is written for an invalid recipe"
+
+
+def test_check_lists_the_notebooks_as_written_rule_as_differing_not_failing():
+    result = runner.invoke(main.app, ["check", "sigmoid_as_written", "sigmoid", "--json"])
+    assert result.exit_code == 0, result.output
+    status = {d["name"]: d["status"] for d in json.loads(result.output)}
+    assert status == {"sigmoid_as_written": "differs, as declared", "sigmoid": "ok"}
