@@ -83,13 +83,7 @@ class Layer:
         The default suits layers whose constructor needs no argument and that take
         (batch, features) input; a layer with required arguments overrides it.
         """
-        try:
-            return cls(**overrides), (batch, features)
-        except TypeError as e:
-            raise NotImplementedError(
-                f"{cls.__name__} cannot be built without arguments ({e}); "
-                "define the classmethod example() to check it."
-            ) from e
+        return default_example(cls, overrides), (batch, features)
 
     # -- parameters ----------------------------------------------------------------------
     def add_param(self, name: str, value: Tensor) -> Tensor:
@@ -130,3 +124,17 @@ class Layer:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.extra_repr()})"
+
+
+def default_example(cls: type[Any], overrides: dict[str, Any]) -> Any:
+    """`cls(**overrides)`, or NotImplementedError asking for an `example()` of its own.
+
+    The default `example()` of both `Layer` and `Loss`.
+    """
+    try:
+        return cls(**overrides)
+    except TypeError as e:
+        raise NotImplementedError(
+            f"{cls.__name__} cannot be built without arguments ({e}); "
+            "define the classmethod example() to check it."
+        ) from e

@@ -9,6 +9,7 @@ import torch
 from torch import Tensor
 
 from corebp.errors import ConfigError, ShapeError, StateError, did_you_mean
+from corebp.layer import default_example
 
 #: `_ctx` before the first forward and after each backward.
 NO_CTX: Any = object()
@@ -59,13 +60,7 @@ class Loss:
         cls, batch: int = 4, features: int = 3, **overrides: Any
     ) -> tuple[Loss, tuple[int, ...]]:
         """A small instance (defaults, updated by `overrides`) and a prediction shape."""
-        try:
-            return cls(**overrides), (batch, features)
-        except TypeError as e:
-            raise NotImplementedError(
-                f"{cls.__name__} cannot be built without arguments ({e}); "
-                "define the classmethod example() to check it."
-            ) from e
+        return default_example(cls, overrides), (batch, features)
 
     def example_inputs(
         self, shape: tuple[int, ...], *, generator: torch.Generator | None = None
