@@ -37,6 +37,7 @@ from corebp.gradcheck import (
     LOW_PRECISION,
     TOLERANCES,
     compare_with_autograd,
+    is_exact,
     reference_gradients,
 )
 from corebp.layer import Layer
@@ -52,12 +53,6 @@ TORCH_OPTIMIZERS: dict[str, type[torch.optim.SGD | torch.optim.Adam | torch.opti
 
 class AutogradMismatch(CorebpError, RuntimeError):
     """The explicit backward's gradients differ from autograd's past the tolerance."""
-
-
-def exact(component: Layer | Loss) -> bool:
-    """Whether a layer (with all its sub-layers) or loss claims to compute the true gradient."""
-    children = getattr(component, "layers", ())
-    return component.exact_gradient and all(exact(c) for c in children)
 
 
 class AutogradCheck:
@@ -81,7 +76,7 @@ class AutogradCheck:
         self.rtol = default_rtol if rtol is None else rtol
         self.atol = default_atol if atol is None else atol
         self.within_tolerance = True
-        self.exact = exact(model) and exact(loss)
+        self.exact = is_exact(model) and is_exact(loss)
         self.twin = twin
         self.max_abs_error = 0.0
         self.max_rel_error = 0.0

@@ -176,7 +176,7 @@ def check_layer(
         device = next((p.device for _, p, _ in layer.named_params()), torch.device("cpu"))
     gen = torch.Generator().manual_seed(seed)
     tol = _tolerances(dtype, atol, rtol)
-    exact = _exact(layer)
+    exact = is_exact(layer)
 
     explicit = copy.deepcopy(layer).to(dtype=dtype)
     explicit.zero_grad()
@@ -257,7 +257,7 @@ def check_loss(
     shape = tuple(int(n) for n in prediction_shape)
     gen = torch.Generator().manual_seed(seed)
     tol = _tolerances(dtype, atol, rtol)
-    exact = _exact(loss)
+    exact = is_exact(loss)
     p, t = loss.example_inputs(shape, generator=gen)
     t = t if target is None else target
     p = p.to(device=device, dtype=dtype)
@@ -404,8 +404,12 @@ def _reachable(obj: Any) -> list[Any]:
     return found
 
 
-def _exact(obj: Layer | Loss) -> bool:
-    """False if the layer, or any layer inside it, has `exact_gradient = False`."""
+def is_exact(obj: Layer | Loss) -> bool:
+    """Whether a layer (with every layer inside it) or a loss computes the true gradient.
+
+    False if it, or any layer or loss reachable through its attributes and lists (a
+    Sequential's `layers`, a container's own attributes), has `exact_gradient = False`.
+    """
     parts = [v for v in _reachable(obj) if isinstance(v, (Layer, Loss))]
     return all(getattr(v, "exact_gradient", True) for v in parts)
 

@@ -10,6 +10,7 @@ accepts, which `corebp check` and the contract tests use to check every register
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
@@ -18,8 +19,16 @@ from torch import Tensor
 
 from corebp.errors import StateError
 
-#: `_ctx` before the first forward and after each backward (None is a valid cache).
-NO_CTX: Any = object()
+
+class _NoCtx(enum.Enum):
+    """The "no forward cache" marker: an enum member, so copies and pickles keep its identity."""
+
+    NO_CTX = "no forward cache"
+
+
+#: `_ctx` of a layer or loss before the first forward and after each backward (None is a
+#: valid cache, so it cannot serve as the marker).
+NO_CTX: Any = _NoCtx.NO_CTX
 
 
 class Layer:
@@ -112,10 +121,13 @@ class Layer:
     def to(
         self, device: torch.device | str | None = None, dtype: torch.dtype | None = None
     ) -> Layer:
-        """Move parameters and gradients (in place of the dict entries) to a device/dtype."""
-        for store in (self.params, self.grads):
-            for name, t in store.items():
-                store[name] = t.to(device=device, dtype=dtype)
+        """Move parameters and gradients to a device/dtype in place, as torch's `Module.to`.
+
+        Each tensor object stays the same (its data is replaced), so whatever holds it (an
+        optimizer built before the move, a Sequential's flat dicts) now holds the moved tensor.
+        """
+        for t in (*self.params.values(), *self.grads.values()):
+            t.data = t.data.to(device=device, dtype=dtype)
         return self
 
     # -- display -------------------------------------------------------------------------

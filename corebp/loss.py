@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import functools
+import math
 from typing import Any, ClassVar
 
 import torch
 from torch import Tensor
 
 from corebp.errors import ConfigError, ShapeError, StateError, did_you_mean
-from corebp.layer import default_example
+from corebp.layer import NO_CTX, default_example
 
-#: `_ctx` before the first forward and after each backward.
-NO_CTX: Any = object()
 REDUCTIONS = ("mean", "sum")
 
 
@@ -88,6 +87,13 @@ def check_reduction(loss_name: str, reduction: str) -> str:
             f"{did_you_mean(str(reduction), REDUCTIONS)}"
         )
     return reduction
+
+
+def reduction_factor(reduction: str, n: int, scale: float = 1.0) -> float:
+    """`scale` for "sum", `scale / n` for "mean" over n terms (nan when n = 0, as in torch)."""
+    if reduction == "sum":
+        return scale
+    return scale / n if n else math.nan
 
 
 def class_targets(loss: Loss, prediction: Tensor, target: Tensor) -> Tensor:
