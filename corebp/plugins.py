@@ -26,6 +26,7 @@ import pluggy
 
 from corebp import builtin, hookspecs
 from corebp.data_source import DataSource
+from corebp.env import env_flag
 from corebp.errors import ConfigError, PluginError, did_you_mean
 from corebp.layer import Layer
 from corebp.loss import Loss
@@ -111,10 +112,6 @@ def _singular(kind: str) -> str:
     return kind.rstrip("s").replace("_", " ")
 
 
-def _strict_default() -> bool:
-    return os.environ.get("COREBP_STRICT_PLUGINS", "").lower() not in ("", "0", "false", "no")
-
-
 def _selected(names: list[str]) -> set[str] | None:
     """The entry-point names COREBP_PLUGINS asks for; None means all."""
     raw = os.environ.get("COREBP_PLUGINS", "").strip()
@@ -179,7 +176,7 @@ def load_registry(strict: bool | None = None) -> Registry:
     `strict` (default: COREBP_STRICT_PLUGINS) makes a plugin that fails to import or register
     raise `PluginError` instead of being skipped with a warning.
     """
-    strict = _strict_default() if strict is None else strict
+    strict = env_flag("COREBP_STRICT_PLUGINS") if strict is None else strict
     pm = pluggy.PluginManager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)
     reg = Registry(pm)

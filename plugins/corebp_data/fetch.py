@@ -47,10 +47,6 @@ class FetchResult:
     how: dict[str, str]
 
 
-def _flag(env: str) -> bool:
-    return os.environ.get(env, "") not in ("", "0", "false", "no")
-
-
 def fix_command(ds: IdxDataset, root: Path, *, force: bool = False) -> str:
     """The `corebp data fetch` command that repairs `ds` under `root`."""
     default = resolve_root(None)
@@ -99,8 +95,8 @@ def fetch(
     ds = get_dataset(dataset)
     root = resolve_root(root)
     raw = ds.raw_dir(root)
-    offline = _flag(OFFLINE_ENV) if offline is None else offline
-    mirrors = not _flag(SKIP_MIRRORS_ENV) if mirrors is None else mirrors
+    offline = env_flag(OFFLINE_ENV) if offline is None else offline
+    mirrors = not env_flag(SKIP_MIRRORS_ENV) if mirrors is None else mirrors
     progress = sys.stderr.isatty() if progress is None else progress
     ensure_writable(raw)
 
