@@ -39,7 +39,8 @@ class Sigmoid(Layer):
         g = grad_output
         if not (self.inplace and g.shape == y.shape and g.dtype == y.dtype and g.is_contiguous()):
             return (1 - y).mul_(g).mul_(y)
-        for gb, yb in zip(g.view(-1).split(self.BLOCK), y.reshape(-1).split(self.BLOCK)):
+        blocks = zip(g.view(-1).split(self.BLOCK), y.reshape(-1).split(self.BLOCK), strict=True)
+        for gb, yb in blocks:
             gb.mul_(1 - yb).mul_(yb)
         return g
 

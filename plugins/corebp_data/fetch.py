@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from corebp.atomic import write_bytes_atomic
+from corebp.env import env_flag
 from corebp.errors import DataError
 from corebp_data.catalog import Fallback, IdxDataset, IdxFile, get_dataset
 from corebp_data.idx import check_md5, md5_hex
