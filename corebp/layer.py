@@ -54,9 +54,15 @@ class Layer:
         """Given dL/dy, accumulate dL/dparams into `grads` and return dL/dx.
 
         With `input_grad=False` (the first layer of a model, whose input is data) the
-        layer may skip computing dL/dx and return None. `grad_output` is handed over: a
-        layer may compute dL/dx in its memory (Sigmoid does, which keeps a training step's
-        peak memory below autograd's), so pass `grad_output.clone()` to keep it.
+        layer may skip computing dL/dx and return None.
+
+        A layer never writes into its caller's tensors: `forward` leaves x as it was,
+        `backward` leaves `grad_output` as it was and accepts any tensor of y's shape, an
+        expanded one (autograd's `ones(()).expand(...)`) included; the dL/dx it returns may
+        be `grad_output` itself or a view of it where nothing changes. Writing dL/dx into
+        `grad_output`'s memory is an opt-in the model's builder declares on the layer, as
+        torch's `inplace=True` (`Sigmoid(inplace=True)`): it says the gradient handed to
+        that layer's backward is the layer's to overwrite.
         """
         ctx = self._ctx
         if ctx is NO_CTX:
