@@ -21,6 +21,7 @@ class Adam(Optimizer):
     The step count t is the optimizer's `steps` (saved in `state_dict`).
     """
 
+    torch_counterpart = torch.optim.Adam
     #: True in AdamW: weight decay shrinks p directly (p ← p·(1 − η·λ)) instead of adding λ·p to g.
     decoupled_weight_decay = False
 
@@ -84,6 +85,7 @@ class AdamW(Adam):
     """Adam with decoupled weight decay (`torch.optim.AdamW`): p ← p·(1 − η·λ) before the
     Adam step, instead of adding λ·p to the gradient. Default λ = 0.01, as in torch."""
 
+    torch_counterpart = torch.optim.AdamW
     decoupled_weight_decay = True
 
     def __init__(
