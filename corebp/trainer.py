@@ -53,17 +53,17 @@ def _flushing_denormals() -> bool:
 
 
 @contextmanager
-def flush_denormal(enabled: bool = True) -> Iterator[None]:
-    """`torch.set_flush_denormal(enabled)` inside the block; the previous setting after it."""
-    before = _flushing_denormals()
-    if enabled == before:
+def denormals_flushed(when: bool = True) -> Iterator[None]:
+    """Inside the block, `torch.set_flush_denormal(True)` if `when`; afterwards the setting is
+    what it was. With `when` False nothing changes."""
+    if not when or _flushing_denormals():
         yield
         return
-    torch.set_flush_denormal(enabled)
+    torch.set_flush_denormal(True)
     try:
         yield
     finally:
-        torch.set_flush_denormal(before)
+        torch.set_flush_denormal(False)
 
 
 def build_model(
@@ -195,7 +195,7 @@ class Trainer:
     # -- the loop ---------------------------------------------------------------------------
     def train_epoch(self, epoch: int) -> dict[str, Any]:
         """One pass over the training split; returns the training metrics."""
-        with flush_denormal(self.flush_denormal):
+        with denormals_flushed(self.flush_denormal):
             return self._train_epoch(epoch)
 
     def _train_epoch(self, epoch: int) -> dict[str, Any]:
@@ -253,7 +253,7 @@ class Trainer:
         self.model.eval()
         forward = self.model.forward if forward is None else forward
         metrics = self.new_metrics()
-        with flush_denormal(self.flush_denormal):
+        with denormals_flushed(self.flush_denormal):
             for x, y in self.data.batches(split, self.recipe.data.eval_batch_size):
                 out = forward(x)
                 loss = self.loss.summed_over_examples(self.loss.forward(out, y), y.shape[0])
