@@ -1,10 +1,10 @@
 """Checking a training run's explicit gradients against torch autograd, step by step.
 
 `AutogradCheck` listens to the run's `corebp_after_backward`: after each batch's explicit
-backward, before the update. On every `every`-th step it has `corebp.gradcheck.compare_with_autograd`
-differentiate the model's and loss's `reference()` with autograd, on a detached copy of the
-*same* weights and the *same* batch, and compare with the gradients the explicit backward
-accumulated, per parameter tensor:
+backward, before the update. On every `every`-th step it has
+`corebp.gradcheck.compare_with_autograd` differentiate the model's and loss's `reference()`
+with autograd, on a detached copy of the *same* weights and the *same* batch, and compare
+with the gradients the explicit backward accumulated, per parameter tensor:
 
     abs error = max |g − g_autograd|,   rel error = abs error / max |g_autograd|
 
@@ -170,7 +170,7 @@ class AutogradCheck:
 
 
 def twin_problems(optimizer: type[Optimizer], args: dict[str, Any]) -> list[str]:
-    """Why a torch twin cannot mirror `optimizer` built with recipe `args` (less lr); [] if it can."""
+    """Why a torch twin cannot mirror `optimizer` with recipe `args` (less lr); [] if it can."""
     counterpart = optimizer.torch_counterpart
     if counterpart is None:
         return [
@@ -202,13 +202,13 @@ class TorchTwin:
         problems = twin_problems(optimizer, args)
         if problems:
             raise ConfigError(problems[0])
-        assert optimizer.torch_counterpart is not None  # twin_problems says so
+        counterpart: Any = optimizer.torch_counterpart  # not None: twin_problems says so
         self.model = model
         self.loss = loss
         self.params: dict[str, Tensor] = {
             k: nn.Parameter(p.detach().clone()) for k, p in model.params.items()
         }
-        self.optimizer = optimizer.torch_counterpart(
+        self.optimizer: torch.optim.Optimizer = counterpart(
             self.params.values(), lr=lr, **optimizer.torch_arguments(args)
         )
 

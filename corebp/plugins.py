@@ -111,6 +111,11 @@ class Registry:
         try:
             for impl in self.pm.hook.corebp_run_listeners.get_hookimpls():
                 listeners = impl.function(**{name: run for name in impl.argnames})
+                if not isinstance(listeners, list):
+                    raise PluginError(
+                        f"plugin {impl.plugin_name!r}: corebp_run_listeners returned "
+                        f"{type(listeners).__name__}; expected a list of listener objects."
+                    )
                 for i, listener in enumerate(listeners):
                     pm.register(listener, name=f"{impl.plugin_name}/{type(listener).__name__}/{i}")
         except Exception as e:

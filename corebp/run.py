@@ -49,9 +49,7 @@ def run_recipe(
     )
     started = time.perf_counter()
     try:
-        summary = trainer.fit(
-            on_epoch_end=lambda _: run.jsonl("metrics.jsonl", trainer.history)
-        )
+        summary = trainer.fit(on_epoch_end=lambda _: run.jsonl("metrics.jsonl", trainer.history))
     except (Exception, KeyboardInterrupt) as e:
         status = "interrupted" if isinstance(e, KeyboardInterrupt) else "failed"
         failed = {"status": status, "error": f"{type(e).__name__}: {e}"}

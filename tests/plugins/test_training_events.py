@@ -19,7 +19,6 @@ import corebp.hookspecs
 from corebp.errors import PluginError
 from corebp.plugins import load_registry
 from corebp.recipe import load_recipe
-from corebp.run import run_recipe
 from corebp.trainer import Trainer
 
 MakePlugin = Callable[[str, str], Path]  # the `make_plugin` fixture of conftest.py

@@ -19,10 +19,8 @@ def _hand_per_example(name: str, reduction: str, p: torch.Tensor, t: torch.Tenso
     """Each example's own loss, written out from the formulas in docs/layers.md."""
     if name == "cross_entropy":  # one term per example, so mean and sum agree
         return torch.log(torch.exp(p).sum(1)) - p[torch.arange(len(t)), t]
-    if name == "mse":  # MSELoss(scale=1)
-        terms = (p - t) ** 2
-    else:  # bce
-        terms = -(t * torch.log(p) + (1 - t) * torch.log(1 - p))
+    mse = name == "mse"  # MSELoss(scale=1), else BCELoss
+    terms = (p - t) ** 2 if mse else -(t * torch.log(p) + (1 - t) * torch.log(1 - p))
     return terms.sum(1) if reduction == "sum" else terms.mean(1)
 
 
