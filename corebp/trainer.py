@@ -307,7 +307,7 @@ class Trainer:
         return summary
 
     def summary(self, seconds: float) -> dict[str, Any]:
-        """The run's results: last epoch's metrics, totals, and the checks' reports."""
+        """The run's results: the last epoch's metrics and totals (listeners add theirs)."""
         last = self.history[-1] if self.history else {}
         summary: dict[str, Any] = {
             "recipe": self.name,
