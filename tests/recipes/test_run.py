@@ -146,3 +146,16 @@ def test_a_wrong_backward_stops_training_with_the_step_and_parameter():
     model.backward(loss.backward(), input_grad=False)
     with pytest.raises(AutogradMismatch, match=r"step 7, parameter '0\.W'"):
         AutogradCheck(model, loss).compare(7, x, y)
+
+
+def test_the_run_draws_and_shows_the_numeric_metrics_the_recipe_lists(
+    synthetic_recipe: Path, tmp_path: Path
+):
+    metrics = "metrics=[{type: top_k_accuracy, k: 2}, per_class_accuracy]"
+    loaded = load_recipe(str(synthetic_recipe), [metrics, "train.epochs=1"])
+    run_recipe(loaded, tmp_path / "run")
+    pictures = {p.name for p in (tmp_path / "run").glob("*.png")}
+    assert pictures == {"top_k_accuracy.png", "weights.png"}
+    trainer = Trainer(loaded, progress="log")
+    trainer.train_epoch(0)
+    assert set(trainer._live()) == {"top_k_accuracy"}
