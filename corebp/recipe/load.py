@@ -17,6 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 from pydantic import BaseModel, ValidationError
 
+from corebp.autograd_check import twin_problems
 from corebp.errors import ConfigError
 from corebp.plugins import Registry, registry
 from corebp.recipe.components import check_arguments
@@ -180,4 +181,12 @@ def _component_problems(raw: dict[str, Any], reg: Registry) -> list[str]:
         args = {k: v for k, v in spec.items() if k != "type"}
         arg_key = key if kind != "data_sources" else "data.args"
         problems += check_arguments(kind, cls, args, arg_key)
+        if kind == "optimizers" and _wants_twin(raw):
+            problems += twin_problems(cls, {k: v for k, v in args.items() if k != "lr"})
     return problems
+
+
+def _wants_twin(raw: dict[str, Any]) -> bool:
+    checks = raw.get("checks")
+    autograd = checks.get("autograd") if isinstance(checks, dict) else None
+    return isinstance(autograd, dict) and autograd.get("twin") is True
