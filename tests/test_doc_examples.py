@@ -76,8 +76,7 @@ def test_doc_examples_run(doc: Path) -> None:
 def test_yaml_blocks_are_all_found() -> None:
     """Every yaml fence in the docs is collected, indented ones included."""
     fences = sum(
-        len(re.findall(r"^[ \t]*```ya?ml", d.read_text(encoding="utf-8"), flags=re.M))
-        for d in DOCS
+        len(re.findall(r"^[ \t]*```ya?ml", d.read_text(encoding="utf-8"), flags=re.M)) for d in DOCS
     )
     assert fences == len(YAML_EXAMPLES) >= 3
 
