@@ -65,7 +65,7 @@ def test_as_written_recipe_reaches_the_notebooks_91_percent(tmp_path: Path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_tuned_recipe_reaches_97_percent(tmp_path: Path, seed: int):
+def test_tuned_recipe_reaches_97_4_percent(tmp_path: Path, seed: int):
     summary = _run(tmp_path, "mnist-784-100-10-tuned", f"train.seed={seed}")
-    assert summary["test_accuracy"] >= 97.0
+    assert summary["test_accuracy"] >= 97.4
     assert summary["autograd_check"]["passed"]
