@@ -32,6 +32,9 @@ class Layer:
     def __init__(self) -> None:
         self.params: dict[str, Tensor] = {}
         self.grads: dict[str, Tensor] = {}
+        #: State that is not trained (BatchNorm's running statistics): saved in checkpoints,
+        #: moved by `to()`, never seen by an optimizer.
+        self.buffers: dict[str, Tensor] = {}
         self.training = True
         self._ctx: Any = NO_CTX
 
@@ -97,6 +100,15 @@ class Layer:
         for name, p in self.params.items():
             yield name, p, self.grads[name]
 
+    def add_buffer(self, name: str, value: Tensor) -> Tensor:
+        """Register a buffer: state updated by `forward` itself, not by an optimizer."""
+        self.buffers[name] = value
+        return value
+
+    def named_buffers(self) -> Iterator[tuple[str, Tensor]]:
+        """Yield (name, buffer) for every buffer, nested names dotted."""
+        yield from self.buffers.items()
+
     def zero_grad(self) -> None:
         """Reset every gradient to 0 (gradients accumulate over backward calls until then)."""
         for g in self.grads.values():
@@ -112,10 +124,14 @@ class Layer:
     def to(
         self, device: torch.device | str | None = None, dtype: torch.dtype | None = None
     ) -> Layer:
-        """Move parameters and gradients (in place of the dict entries) to a device/dtype."""
-        for store in (self.params, self.grads):
+        """Move parameters, gradients and buffers (in place of the dict entries).
+
+        As in torch, `dtype` casts only floating-point tensors (a step counter stays int64).
+        """
+        for store in (self.params, self.grads, self.buffers):
             for name, t in store.items():
-                store[name] = t.to(device=device, dtype=dtype)
+                cast = dtype if t.is_floating_point() else None
+                store[name] = t.to(device=device, dtype=cast)
         return self
 
     # -- display -------------------------------------------------------------------------
@@ -123,7 +139,8 @@ class Layer:
         return ""
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.extra_repr()})"
+        buffers = f"; buffers: {', '.join(self.buffers)}" if self.buffers else ""
+        return f"{type(self).__name__}({self.extra_repr()}{buffers})"
 
 
 def default_example(cls: type[Any], overrides: dict[str, Any]) -> Any:
