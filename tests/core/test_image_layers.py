@@ -259,6 +259,11 @@ def test_conv2d_skips_the_input_gradient_when_nobody_needs_it(monkeypatch) -> No
             "bool ceil_mode, Tensor indices) -> Tensor",
         ),
         (
+            torch.ops.aten.threshold_backward.default,
+            "aten::threshold_backward(Tensor grad_output, Tensor self, Scalar threshold) "
+            "-> Tensor",
+        ),
+        (
             torch.ops.aten.avg_pool2d_backward.default,
             "aten::avg_pool2d_backward(Tensor grad_output, Tensor self, int[2] kernel_size, "
             "int[2] stride, int[2] padding, bool ceil_mode, bool count_include_pad, "
