@@ -5,7 +5,8 @@
 
 Each (recipe, seed) is one `Trainer.fit()` with `train.seed=<seed> train.epochs=<epochs>`
 and no run directory; the JSON (default benchmarks/recipe_accuracy.json) is rewritten after
-every run, so a stopped measurement keeps what it finished. The recipe headers quote it.
+every run, so a stopped measurement keeps what it finished. The recipe headers quote it in
+the words `header_line` prints (tests/recipes/test_recipe_accuracy.py keeps them equal).
 """
 
 from __future__ import annotations
@@ -48,6 +49,17 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def header_line(entry: dict[str, Any]) -> str:
+    """The sentence a recipe's header quotes from an entry of the JSON."""
+    final, epochs = entry["final_test_accuracy"], entry["epochs"]
+    seeds = ", ".join(map(str, final["seeds"]))
+    return (
+        f"# Measured: test accuracy after {epochs} epochs, seeds {seeds}: median "
+        f"{final['median']:.2f} %, range {final['min']:.2f}–{final['max']:.2f} % "
+        "(benchmarks/recipe_accuracy.json)."
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("recipe")
@@ -69,6 +81,7 @@ def main() -> None:
         entry["final_test_accuracy"] = summarise(entry["runs"])
         results[key] = entry
         args.out.write_text(json.dumps(results, indent=2) + "\n")
+    print(header_line(entry))
 
 
 if __name__ == "__main__":
