@@ -169,23 +169,37 @@ def test_repr_lists_the_buffers() -> None:
     )
 
 
-def test_buffers_survive_a_checkpoint_round_trip(tmp_path) -> None:
+BN_RECIPE = """\
+model:
+  - {type: linear, in_features: 2, out_features: 8}
+  - {type: batch_norm1d, num_features: 8}
+  - {type: relu}
+  - {type: linear, in_features: 8, out_features: 3}
+loss: {type: cross_entropy}
+optimizer: {type: sgd, lr: 0.1, momentum: 0.9}
+data: {source: synthetic, batch_size: 16, args: {kind: spirals, num_classes: 3}}
+train: {epochs: 1, seed: 0, device: cpu, dtype: float64}
+"""
+
+
+def _bn_trainer(tmp_path, *overrides: str):
     from corebp.recipe import load_recipe
     from corebp.trainer import Trainer
 
     recipe = tmp_path / "bn.yaml"
-    recipe.write_text(
-        "model:\n"
-        "  - {type: linear, in_features: 2, out_features: 8}\n"
-        "  - {type: batch_norm1d, num_features: 8}\n"
-        "  - {type: relu}\n"
-        "  - {type: linear, in_features: 8, out_features: 3}\n"
-        "loss: {type: cross_entropy}\n"
-        "optimizer: {type: sgd, lr: 0.1}\n"
-        "data: {source: synthetic, batch_size: 16, args: {kind: spirals, num_classes: 3}}\n"
-        "train: {epochs: 1, seed: 0, device: cpu}\n"
-    )
-    trainer = Trainer(load_recipe(str(recipe)), progress="log")
+    recipe.write_text(BN_RECIPE)
+    return Trainer(load_recipe(str(recipe), list(overrides)), progress="log")
+
+
+def test_the_torch_twin_trains_a_batch_norm_model_in_lockstep(tmp_path) -> None:
+    trainer = _bn_trainer(tmp_path, "checks.autograd={every: 1, twin: true}")
+    summary = trainer.fit()
+    assert summary["autograd_check"]["passed"]
+    assert summary["torch_twin"]["max_parameter_difference"] <= 1e-12
+
+
+def test_buffers_survive_a_checkpoint_round_trip(tmp_path) -> None:
+    trainer = _bn_trainer(tmp_path)
     trainer.train_epoch(0)
     buffer = io.BytesIO()
     torch.save(trainer.state(), buffer)
@@ -206,7 +220,7 @@ def test_buffers_survive_a_checkpoint_round_trip(tmp_path) -> None:
         b.zero_().add_(saved["buffers"][name])
     for name, p in fresh.params.items():
         p.zero_().add_(saved["model"][name])
-    x = torch.randn(5, 2)
+    x = torch.randn(5, 2, dtype=torch.float64)
     assert torch.equal(fresh.eval()(x), trainer.model.eval()(x))
 
 
