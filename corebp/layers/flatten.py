@@ -29,10 +29,11 @@ class Flatten(Layer):
         start = self.start_dim + x.dim() if self.start_dim < 0 else self.start_dim
         end = self.end_dim + x.dim() if self.end_dim < 0 else self.end_dim
         if not (0 <= start < x.dim() and 0 <= end < x.dim()):
+            needed = max(d + 1 if d >= 0 else -d for d in (self.start_dim, self.end_dim))
             raise ShapeError(
-                f"cannot flatten dims {self.start_dim}..{self.end_dim} of input of shape "
-                f"{tuple(x.shape)}; expected an input with more dimensions (add a batch "
-                "dimension, e.g. x.unsqueeze(0))"
+                f"expected input with at least {needed} dimensions to flatten dims "
+                f"{self.start_dim}..{self.end_dim}, got shape {tuple(x.shape)}; add a batch "
+                "dimension, e.g. x.unsqueeze(0)"
             )
         if start > end:
             raise ShapeError(

@@ -260,8 +260,7 @@ def test_conv2d_skips_the_input_gradient_when_nobody_needs_it(monkeypatch) -> No
         ),
         (
             torch.ops.aten.threshold_backward.default,
-            "aten::threshold_backward(Tensor grad_output, Tensor self, Scalar threshold) "
-            "-> Tensor",
+            "aten::threshold_backward(Tensor grad_output, Tensor self, Scalar threshold) -> Tensor",
         ),
         (
             torch.ops.aten.avg_pool2d_backward.default,
@@ -315,7 +314,7 @@ def test_bad_arguments_name_the_argument_and_the_fix(build, message) -> None:
         (Conv2d(1, 4, 5), (2, 1, 3, 3), r"input of shape \(2, 1, 3, 3\)"),
         (MaxPool2d(2), (2, 6), r"expected input of shape \(batch, channels, height, width\)"),
         (Reshape([5, 5]), (2, 24), "each example has 24 values"),
-        (Flatten(1, 3), (2, 3), "cannot flatten dims 1..3"),
+        (Flatten(1, 3), (2, 3), "at least 4 dimensions to flatten dims 1..3"),
         (Softmax(3), (2, 3), "dim=3 is out of range"),
     ],
     ids=lambda v: repr(v) if isinstance(v, Layer) else None,
