@@ -138,6 +138,25 @@ class AutogradCheck:
                     f"{self.loss!r} is wrong; check each layer with corebp's gradient checker."
                 )
 
+    #: What a checkpoint keeps of the check (see `state_dict`).
+    STATISTICS = ("max_abs_error", "max_rel_error", "steps_checked", "within_tolerance", "worst")
+
+    def state_dict(self) -> dict[str, Any]:
+        """The statistics so far (and the twin's state), for a checkpoint."""
+        state = {k: getattr(self, k) for k in self.STATISTICS}
+        if self.twin is not None:
+            state["twin"] = self.twin.state_dict()
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue from a `state_dict()`."""
+        for k in self.STATISTICS:
+            setattr(self, k, state[k])
+        if self.worst is not None:
+            self.worst = (int(self.worst[0]), str(self.worst[1]))
+        if self.twin is not None:
+            self.twin.load_state_dict(state["twin"])
+
     @property
     def passed(self) -> bool:
         return self.steps_checked > 0 and self.within_tolerance
@@ -214,6 +233,20 @@ class TorchTwin:
         for name, p in self.params.items():
             p.grad = grads[name]
         self.optimizer.step()
+
+    def state_dict(self) -> dict[str, Any]:
+        """The twin's parameters and torch optimizer state (tensors and plain values)."""
+        return {
+            "params": {k: p.detach().clone() for k, p in self.params.items()},
+            "optimizer": self.optimizer.state_dict(),
+        }
+
+    @torch.no_grad()
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue from a `state_dict()`."""
+        for k, p in self.params.items():
+            p.copy_(state["params"][k])
+        self.optimizer.load_state_dict(state["optimizer"])
 
     @torch.no_grad()
     def predict(self, x: Tensor) -> Tensor:

@@ -10,6 +10,7 @@ run summary. Training-event hooks see the Trainer as a `corebp.hookspecs.Trainin
 
 from __future__ import annotations
 
+import itertools
 import math
 import sys
 import time
@@ -33,6 +34,14 @@ from corebp.recipe.schema import Recipe
 from corebp.sequential import Sequential
 
 EpochCallback = Callable[[dict[str, Any]], object]
+
+
+class Interrupted(Exception):
+    """A stop was requested (SIGINT/SIGTERM); raised between two steps, with the state whole."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"stopped by signal {signum}")
+        self.signum = signum
 
 
 def resolve_device(name: str) -> torch.device:
@@ -146,9 +155,18 @@ class Trainer:
         self.train_metrics = self.new_metrics()
 
         self.generator = torch.Generator().manual_seed(seed)
+        #: The shuffle generator's state at the start of the current epoch (for checkpoints).
+        self.shuffle_state = self.generator.get_state()
         self.step = 0
         self.epoch = 0
         self.history: list[dict[str, Any]] = []
+        #: Updates already done in the current epoch when resuming from a checkpoint.
+        self.resume_position = 0
+        #: Called every `checkpoint_every` updates and after every epoch (None: never).
+        self.on_checkpoint: Callable[[], object] | None = None
+        self.checkpoint_every = recipe.output.checkpoint_every or 0
+        #: Set (to the signal number) to stop after the current step; see `Interrupted`.
+        self.stop_signal: int | None = None
 
         # This run's plugin manager: the plugins, plus the listeners they attach to this run.
         # Hooks are looked up once; a hook nothing implements is not called at all.
@@ -202,8 +220,11 @@ class Trainer:
         self.epoch = epoch
         model, loss_fn, optimizer, schedule = self.model, self.loss, self.optimizer, self.schedule
         model.train()
-        for m in self.train_metrics.values():
-            m.reset()
+        position, self.resume_position = self.resume_position, 0
+        if position == 0:  # else: metrics and shuffle generator come from the checkpoint
+            for m in self.train_metrics.values():
+                m.reset()
+            self.shuffle_state = self.generator.get_state()
         forward, backward, zero_grad = model.forward, model.backward, model.zero_grad
         loss_forward, loss_backward, update = loss_fn.forward, loss_fn.backward, optimizer.step
         summed_over_examples = loss_fn.summed_over_examples
@@ -219,7 +240,10 @@ class Trainer:
             drop_last=d.drop_last,
             generator=self.generator,
         )
+        if position:
+            batches = itertools.islice(batches, position, None)
         step = self.step
+        every = self.checkpoint_every
         for x, y in batches:
             out = forward(x)
             loss = loss_forward(out, y)
@@ -240,8 +264,18 @@ class Trainer:
             step += 1
             if advance is not None:
                 advance()
+            if self.stop_signal is not None or (every and step % every == 0):
+                self.step = step
+                self._pause()
         self.step = step
         return {k: m.compute() for k, m in self.train_metrics.items()}
+
+    def _pause(self) -> None:
+        """Between two steps: stop if asked to, else write a checkpoint."""
+        if self.stop_signal is not None:
+            raise Interrupted(self.stop_signal)
+        if self.on_checkpoint is not None:
+            self.on_checkpoint()
 
     def evaluate(
         self, split: str, forward: Callable[[Tensor], Tensor] | None = None
@@ -278,7 +312,7 @@ class Trainer:
         eval_splits = [s for s in ("val", "test") if s in self.data.splits()]
         self._call("corebp_run_start")
         started = time.perf_counter()
-        for epoch in range(epochs):
+        for epoch in range(len(self.history), epochs):
             self._call("corebp_epoch_start", epoch=epoch)
             if self.progress is not None:
                 self.progress.start(epoch, epochs)
@@ -302,6 +336,7 @@ class Trainer:
                 self.progress.end(line)
             else:
                 print(line, file=sys.stderr, flush=True)
+            self._pause()
         summary = self.summary(time.perf_counter() - started)
         self._call("corebp_run_end", summary=summary)
         return summary
@@ -320,21 +355,3 @@ class Trainer:
         }
         summary |= {k: v for k, v in last.items() if k not in ("epoch", "seconds", "lr")}
         return summary
-
-    # -- state ------------------------------------------------------------------------------
-    def state(self) -> dict[str, Any]:
-        """A checkpoint of tensors and plain values (loads with torch.load(weights_only=True))."""
-        rng: dict[str, Any] = {
-            "torch": torch.get_rng_state(),
-            "shuffle": self.generator.get_state(),
-        }
-        if self.device.type == "cuda":
-            rng["cuda"] = torch.cuda.get_rng_state(self.device)
-        return {
-            "epoch": len(self.history),
-            "step": self.step,
-            "model": {k: p.detach().cpu() for k, p in self.model.params.items()},
-            "optimizer": self.optimizer.state_dict(),
-            "rng": rng,
-            "recipe": self.recipe.model_dump(mode="json"),
-        }

@@ -10,10 +10,11 @@ import warnings
 
 import typer
 
-from corebp.cli import check, plugins, recipes, run, validate
+from corebp.cli import check, plugins, recipes, resume, run, validate
 from corebp.env import env_flag
 from corebp.errors import CorebpError
 from corebp.plugins import load_registry
+from corebp.trainer import Interrupted
 
 
 def _options(
@@ -46,6 +47,7 @@ def build() -> typer.Typer:
     )
     app.callback()(_options)
     app.command("run")(run.command)
+    app.command("resume")(resume.command)
     app.command("validate")(validate.command)
     app.command("recipes")(recipes.command)
     app.command("plugins")(plugins.command)
@@ -74,3 +76,9 @@ def main() -> None:
             traceback.print_exception(e)
         print(f"corebp: error: {e}", file=sys.stderr)
         sys.exit(2)
+    except Interrupted as e:
+        print(f"corebp: {e}", file=sys.stderr)
+        sys.exit(128 + e.signum)
+    except KeyboardInterrupt:
+        print("corebp: interrupted", file=sys.stderr)
+        sys.exit(130)

@@ -109,7 +109,14 @@ class OutputSpec(_Strict):
     plots: bool = Field(
         True, description="write <metric>.png for each numeric metric, and weights.png"
     )
-    checkpoint: bool = Field(True, description="write checkpoint.pt after the last epoch")
+    checkpoint: bool = Field(
+        True,
+        description="write checkpoint.pt after every epoch and when stopped, so that "
+        "`corebp resume` can continue the run exactly",
+    )
+    checkpoint_every: int | None = Field(
+        None, gt=0, description="also write checkpoint.pt every n updates; null: only per epoch"
+    )
     progress: Literal["auto", "bar", "log"] = Field(
         "auto", description="auto: a progress bar on a terminal, plain log lines otherwise"
     )
