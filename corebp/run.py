@@ -52,7 +52,10 @@ def run_recipe(
             data=trainer.data.provenance(),
         ),
     )
-    return run.path, train_into(run, trainer)
+    try:
+        return run.path, train_into(run, trainer)
+    finally:
+        run.close()
 
 
 def resume_run(
@@ -78,7 +81,10 @@ def resume_run(
     checkpoint.restore(trainer, state)
     run = RunDir(path)
     _write_recipe(run, loaded)
-    return run.path, train_into(run, trainer)
+    try:
+        return run.path, train_into(run, trainer)
+    finally:
+        run.close()
 
 
 def train_into(run: RunDir, trainer: Trainer) -> dict[str, Any]:
