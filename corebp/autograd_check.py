@@ -31,12 +31,13 @@ Both are wired in as a listener of the run's training events (`corebp_run_listen
 from __future__ import annotations
 
 import inspect
+import math
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from corebp.errors import ConfigError, CorebpError
+from corebp.errors import ConfigError, CorebpError, Diverged
 from corebp.gradcheck import (
     LOW_PRECISION,
     TOLERANCES,
@@ -125,6 +126,12 @@ class AutogradCheck:
             if rel_err > self.max_rel_error or self.worst is None:
                 self.max_rel_error = max(self.max_rel_error, rel_err)
                 self.worst = (step, name)
+            if not math.isfinite(abs_err) and not self._finite_reference(x, y):
+                raise Diverged(
+                    step,
+                    f"the gradient of {name!r} is not finite, and autograd's is not finite "
+                    "either (the loss or the weights overflowed; the backward is not to blame)",
+                )
             scale = abs_err / rel_err if rel_err else 0.0  # max|g_autograd|
             if abs_err <= self.atol + self.rtol * scale:
                 continue
@@ -156,6 +163,11 @@ class AutogradCheck:
             self.worst = (int(self.worst[0]), str(self.worst[1]))
         if self.twin is not None:
             self.twin.load_state_dict(state["twin"])
+
+    def _finite_reference(self, x: Tensor, y: Tensor) -> bool:
+        """Whether autograd's gradients on this batch are all finite (on failures only)."""
+        auto = reference_gradients(self.model, self.loss, x, y)
+        return all(bool(g.isfinite().all()) for g in auto.values())
 
     @property
     def passed(self) -> bool:

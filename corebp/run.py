@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from corebp import checkpoint
-from corebp.errors import ConfigError
+from corebp.errors import ConfigError, Diverged
 from corebp.plots import plot_curves, plot_weight_grid
 from corebp.plugins import Registry, registry
 from corebp.recipe import load_recipe
@@ -92,8 +92,9 @@ def train_into(run: RunDir, trainer: Trainer) -> dict[str, Any]:
 
     summary.json says `"status": "running"` from the start, then `completed`; when training
     stops early it is still written, with `interrupted` (a SIGINT/SIGTERM: after the current
-    step, a checkpoint is written first) or `failed`, the `error` and the epochs completed,
-    and the error is re-raised. checkpoint.pt is replaced after every epoch and every
+    step, a checkpoint is written first), `diverged` (a non-finite loss; the checkpoint
+    before it is kept) or `failed`, the `error` and the epochs completed, and the error is
+    re-raised. checkpoint.pt is replaced after every epoch and every
     `output.checkpoint_every` steps (unless `output.checkpoint` is false).
     """
     out = trainer.recipe.output
@@ -129,6 +130,9 @@ def train_into(run: RunDir, trainer: Trainer) -> dict[str, Any]:
                 else "no checkpoint (output.checkpoint is false)"
             ),
         )
+        raise
+    except Diverged as e:
+        status("diverged", error=str(e), step=e.step)
         raise
     except KeyboardInterrupt:
         status("interrupted", error="stopped at once by a second interrupt", resume=resume)

@@ -6,9 +6,7 @@ checkpoint.pt, loss.png, accuracy.png, weights.png.
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
-import itertools
 import json
 import math
 import os
@@ -80,17 +78,7 @@ class RunDir:
         runs/<recipe>-<time>[-n] that no other run has taken, even within the same second."""
         fix = "choose another --output-dir"
         if path is None:
-            base = default_run_dir(recipe_name)
-            try:
-                base.parent.mkdir(parents=True, exist_ok=True)
-                for n in itertools.count(1):
-                    path = base if n == 1 else base.with_name(f"{base.name}-{n}")
-                    with contextlib.suppress(FileExistsError):
-                        path.mkdir()
-                        break
-            except OSError as e:
-                raise _user_path_error(base.parent, e, fix) from None
-            return cls(path)
+            return cls._new_default(recipe_name)
         try:
             path.mkdir(parents=True, exist_ok=True)
         except FileExistsError:
@@ -109,6 +97,22 @@ class RunDir:
                 f"interrupted run there: corebp resume {path})."
             )
         return run
+
+    @classmethod
+    def _new_default(cls, recipe_name: str) -> RunDir:
+        base = default_run_dir(recipe_name)
+        n = 1
+        try:
+            base.parent.mkdir(parents=True, exist_ok=True)
+            while True:
+                candidate = base if n == 1 else base.with_name(f"{base.name}-{n}")
+                try:
+                    candidate.mkdir()  # fails if another run took the name first
+                    return cls(candidate)
+                except FileExistsError:
+                    n += 1
+        except OSError as e:
+            raise _user_path_error(base.parent, e, "choose another --output-dir") from None
 
     def close(self) -> None:
         """Give up ownership (also done when the process ends)."""

@@ -21,7 +21,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from corebp.errors import ConfigError
+from corebp.errors import ConfigError, Diverged
 from corebp.hookspecs import TrainingRun
 from corebp.loss import Loss
 from corebp.metric import Metric
@@ -34,6 +34,10 @@ from corebp.recipe.schema import Recipe
 from corebp.sequential import Sequential
 
 EpochCallback = Callable[[dict[str, Any]], object]
+
+#: The divergence guard reads its device-side flag every this many updates (and before
+#: every checkpoint), so that the loop never waits for the device on each step.
+DIVERGENCE_CHECK_EVERY = 64
 
 
 class Interrupted(Exception):
@@ -167,6 +171,11 @@ class Trainer:
         self.checkpoint_every = recipe.output.checkpoint_every or 0
         #: Set (to the signal number) to stop after the current step; see `Interrupted`.
         self.stop_signal: int | None = None
+        # The divergence guard, on the device: whether every loss since update
+        # `_window_start` was finite, and how many were, up to the first that was not.
+        self._all_finite = torch.ones((), dtype=torch.bool, device=self.device)
+        self._finite_run = torch.zeros((), dtype=torch.int64, device=self.device)
+        self._window_start = 0
 
         # This run's plugin manager: the plugins, plus the listeners they attach to this run.
         # Hooks are looked up once; a hook nothing implements is not called at all.
@@ -242,8 +251,9 @@ class Trainer:
         )
         if position:
             batches = itertools.islice(batches, position, None)
-        step = self.step
+        step = self._window_start = self.step
         every = self.checkpoint_every
+        all_finite, finite_run = self._all_finite, self._finite_run
         for x, y in batches:
             out = forward(x)
             loss = loss_forward(out, y)
@@ -261,19 +271,33 @@ class Trainer:
             loss_sum = summed_over_examples(loss, y.shape[0])
             for metric_update in metric_updates:
                 metric_update(out, y, loss_sum)
+            finite_run.add_(all_finite.logical_and_(loss_sum.isfinite()))
             step += 1
             if advance is not None:
                 advance()
+            if step % DIVERGENCE_CHECK_EVERY == 0:
+                self.step = step
+                self.check_finite()
             if self.stop_signal is not None or (every and step % every == 0):
                 self.step = step
                 self._pause()
         self.step = step
+        self.check_finite()
         return {k: m.compute() for k, m in self.train_metrics.items()}
 
+    def check_finite(self) -> None:
+        """Raise `Diverged` naming the first update whose loss was not finite, if any was
+        since the last check (one read of the device-side flag)."""
+        if not bool(self._all_finite):
+            raise Diverged(self._window_start + int(self._finite_run), "the loss is not finite")
+        self._finite_run.zero_()
+        self._window_start = self.step
+
     def _pause(self) -> None:
-        """Between two steps: stop if asked to, else write a checkpoint."""
+        """Between two steps: stop if asked to, else write a checkpoint (of finite state)."""
         if self.stop_signal is not None:
             raise Interrupted(self.stop_signal)
+        self.check_finite()
         if self.on_checkpoint is not None:
             self.on_checkpoint()
 
@@ -300,10 +324,14 @@ class Trainer:
         """Train every epoch, evaluate after each, and return the run summary.
 
         An exception raised by a plugin's hook becomes a `PluginError` naming the plugin, its
-        distribution and the hook.
+        distribution and the hook. A non-finite loss stops the run with `Diverged`, naming
+        the first update whose loss was not finite.
         """
         try:
             return self._fit(on_epoch_end)
+        except Diverged:
+            self.check_finite()  # names an earlier update if the loss already was not finite
+            raise
         except Exception as e:
             self.registry.raise_from_hook(e, self.events)
 

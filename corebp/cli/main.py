@@ -12,7 +12,7 @@ import typer
 
 from corebp.cli import check, plugins, recipes, resume, run, validate
 from corebp.env import env_flag
-from corebp.errors import CorebpError
+from corebp.errors import CorebpError, Diverged
 from corebp.plugins import load_registry
 from corebp.trainer import Interrupted
 
@@ -71,6 +71,9 @@ def main() -> None:
     warnings.formatwarning = _format_warning
     try:
         build()()
+    except Diverged as e:
+        print(f"corebp: {e}", file=sys.stderr)
+        sys.exit(3)
     except CorebpError as e:
         if env_flag("COREBP_DEBUG"):
             traceback.print_exception(e)

@@ -89,9 +89,7 @@ def test_a_run_killed_at_a_random_step_resumes_bit_identical(dtype, recipe, tmp_
     assert_same_run(tmp_path / "killed", tmp_path / "whole")
 
 
-def test_sigint_stops_after_the_step_names_the_resume_command_and_resumes_exactly(
-    recipe, tmp_path
-):
+def test_sigint_stops_after_the_step_names_the_resume_command_and_resumes_exactly(recipe, tmp_path):
     out = tmp_path / "stopped"
     stopped = stopped_run("INT", 17, recipe, out)  # mid-epoch: epoch 2 has 13..25
     assert stopped.returncode == 130
@@ -136,7 +134,7 @@ def test_resume_extends_epochs_and_refuses_any_other_change_naming_the_key(recip
     _, summary = resume_run(tmp_path / "run", ["train.epochs=2", "output.progress=log"])
     assert summary["epochs"] == 2 and summary["steps"] == 26
     assert "epochs: 2" in (tmp_path / "run" / "recipe.yaml").read_text()
-    with pytest.raises(ConfigError, match="train.epochs=1: the run has already completed 2"):
+    with pytest.raises(ConfigError, match=r"train\.epochs=1: the run has already completed 2"):
         resume_run(tmp_path / "run", ["train.epochs=1"])
 
 
@@ -163,5 +161,5 @@ def test_a_run_without_a_checkpoint_cannot_be_resumed_and_says_so(recipe, tmp_pa
 def test_a_corrupt_checkpoint_is_refused_without_unpickling(recipe, tmp_path):
     run_recipe(load_recipe(str(recipe), ["train.epochs=1"]), tmp_path / "run")
     (tmp_path / "run" / "checkpoint.pt").write_bytes(b"\x80\x04not a checkpoint")
-    with pytest.raises(ConfigError, match="checkpoint.pt: not a corebp checkpoint"):
+    with pytest.raises(ConfigError, match=r"checkpoint\.pt: not a corebp checkpoint"):
         resume_run(tmp_path / "run", ["train.epochs=2"])
