@@ -104,7 +104,9 @@ class OutputSpec(_Strict):
     """What a run writes besides metrics.jsonl and summary.json."""
 
     dir: str | None = Field(
-        None, description="run directory; null: runs/{recipe}-{YYYYmmdd-HHMMSS} under the cwd"
+        None,
+        description="run directory (new or empty); null: runs/{recipe}-{YYYYmmdd-HHMMSS} "
+        "under the cwd, with -2, -3, ... added when another run took the name",
     )
     plots: bool = Field(
         True, description="write <metric>.png for each numeric metric, and weights.png"
