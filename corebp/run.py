@@ -135,8 +135,13 @@ def train_into(run: RunDir, trainer: Trainer) -> dict[str, Any]:
         status("diverged", error=str(e), step=e.step)
         raise
     except KeyboardInterrupt:
-        status("interrupted", error="stopped at once by a second interrupt", resume=resume)
-        raise
+        status("interrupted", error="stopped at once by a second SIGINT", resume=resume)
+        stopped = Interrupted(signal.SIGINT)
+        stopped.args = (
+            f"stopped at once by a second SIGINT; the last checkpoint stays; continue with: "
+            f"{resume}",
+        )
+        raise stopped from None
     except Exception as e:
         status("failed", error=f"{type(e).__name__}: {e}")
         raise

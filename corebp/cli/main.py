@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 import traceback
 import warnings
 
@@ -85,3 +86,15 @@ def main() -> None:
     except KeyboardInterrupt:
         print("corebp: interrupted", file=sys.stderr)
         sys.exit(130)
+    except Exception as e:
+        if env_flag("COREBP_DEBUG"):
+            raise
+        fd, saved = tempfile.mkstemp(prefix="corebp-traceback-", suffix=".txt")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            traceback.print_exception(e, file=f)
+        print(
+            f"corebp: internal error ({type(e).__name__}: {str(e)[:200]}); this is a bug in "
+            f"corebp or a plugin, please report it with the traceback saved in {saved}",
+            file=sys.stderr,
+        )
+        sys.exit(1)
