@@ -21,7 +21,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from corebp.errors import ConfigError, Diverged
+from corebp.errors import ConfigError, CorebpError, Diverged
 from corebp.hookspecs import TrainingRun
 from corebp.loss import Loss
 from corebp.metric import Metric
@@ -140,6 +140,7 @@ class Trainer:
         # then moved, so they are the same numbers on every device and dtype.
         torch.manual_seed(seed)
         self.model, self.loss, self.optimizer = build_model(recipe, reg, self.device, self.dtype)
+        self._check_model_fits_data()
         self.schedule = None
         if recipe.schedule is not None:
             self.schedule = build(
@@ -197,6 +198,31 @@ class Trainer:
         self.progress = ProgressBar(self.steps_per_epoch, self._live) if wants_bar(mode) else None
 
     # -- building blocks ------------------------------------------------------------------
+    def _check_model_fits_data(self) -> None:
+        """Push one example through the model and loss (eval mode, no RNG drawn): the layer
+        widths must chain from the data's input shape to one output per class."""
+        shape, classes = tuple(self.data.input_shape), self.data.num_classes
+        x = torch.zeros((1, *shape), device=self.device, dtype=self.dtype)
+        self.model.eval()
+        try:
+            out = self.model.forward(x)
+            if tuple(out.shape[1:]) != (classes,):
+                raise ConfigError(
+                    f"model: produces outputs of shape {tuple(out.shape[1:])} per example but "
+                    f"the data has {classes} classes; expected the last layer to give "
+                    f"{classes} outputs (e.g. out_features: {classes})."
+                )
+            self.loss.forward(out, torch.full((1,), classes - 1, device=self.device))
+        except ConfigError:
+            raise
+        except CorebpError as e:
+            raise ConfigError(
+                f"model: does not fit the data (one example of shape {shape}, {classes} "
+                f"classes): {e}"
+            ) from None
+        finally:
+            self.model.train()
+
     def new_metrics(self) -> dict[str, Metric]:
         """Fresh metric instances, one per recipe entry."""
         return {

@@ -89,11 +89,12 @@ def main() -> None:
     except Exception as e:
         if env_flag("COREBP_DEBUG"):
             raise
+        first = (str(e).splitlines() or [""])[0]
         fd, saved = tempfile.mkstemp(prefix="corebp-traceback-", suffix=".txt")
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             traceback.print_exception(e, file=f)
         print(
-            f"corebp: internal error ({type(e).__name__}: {str(e)[:200]}); this is a bug in "
+            f"corebp: internal error ({type(e).__name__}: {first[:200]}); this is a bug in "
             f"corebp or a plugin, please report it with the traceback saved in {saved}",
             file=sys.stderr,
         )

@@ -6,6 +6,7 @@ component arguments — is collected and raised as ONE `ConfigError`, one line p
 
 from __future__ import annotations
 
+import math
 import types
 import typing
 from collections.abc import Sequence
@@ -75,8 +76,9 @@ def apply_overrides(cfg: DictConfig, overrides: Sequence[str], source: str) -> d
         try:
             value = OmegaConf.select(OmegaConf.from_dotlist([item]), key)
             OmegaConf.update(cfg, key, value, merge=True)
-        except OmegaConfBaseException as e:
-            problems.append(f"{key}: cannot apply override {item!r}: {str(e).splitlines()[0]}.")
+        except Exception as e:  # OmegaConf's, YAML's (bad syntax, unsafe tags), bad list indices
+            first = (str(e).splitlines() or [type(e).__name__])[0]
+            problems.append(f"{key}: cannot apply override {item!r}: {first}.")
     try:
         raw = OmegaConf.to_container(cfg, resolve=True)
     except OmegaConfBaseException as e:
@@ -95,10 +97,25 @@ def validate_recipe(raw: dict[str, Any], source: str, reg: Registry | None = Non
         recipe = Recipe.model_validate(raw)
     except ValidationError as e:
         problems += _schema_problems(e)
+    reported = {p.split(":", 1)[0] for p in problems}
+    problems += [p for p in _non_finite_problems(raw) if p.split(":", 1)[0] not in reported]
     problems += _component_problems(raw, reg)
     raise_problems(problems, source)
     assert recipe is not None  # no problems means the schema validated
     return recipe
+
+
+def _non_finite_problems(data: Any, key: str = "") -> list[str]:
+    """Every NaN or infinite number in the recipe, by dotted key: no setting takes one."""
+    if isinstance(data, float) and not math.isfinite(data):
+        return [f"{key}: {data} is not a finite number; expected a finite value."]
+    if isinstance(data, dict):
+        items: Any = data.items()
+    elif isinstance(data, list):
+        items = enumerate(data)
+    else:
+        return []
+    return [p for k, v in items for p in _non_finite_problems(v, f"{key}.{k}" if key else str(k))]
 
 
 def _schema_problems(e: ValidationError) -> list[str]:

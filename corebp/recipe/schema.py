@@ -54,7 +54,10 @@ class TrainSpec(_Strict):
 
     epochs: int = Field(5, gt=0, description="passes over the training split")
     seed: int = Field(
-        0, description="torch.manual_seed before the model is built; also seeds shuffling"
+        0,
+        ge=0,
+        lt=2**63,
+        description="torch.manual_seed before the model is built; also seeds shuffling",
     )
     device: Literal["auto", "cpu", "cuda"] = Field(
         "auto", description="auto: cuda when available, else cpu"
