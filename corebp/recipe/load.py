@@ -26,6 +26,9 @@ from corebp.recipe.errors import describe_validation_error, raise_problems
 from corebp.recipe.schema import Recipe
 from corebp.recipe.shipped import find_recipe
 
+#: Larger recipe files are refused before they are parsed.
+MAX_RECIPE_BYTES = 1 << 20
+
 
 @dataclass(frozen=True)
 class LoadedRecipe:
@@ -46,6 +49,15 @@ def load_recipe(
 ) -> LoadedRecipe:
     """Find, read, override and validate a recipe (a shipped name or a YAML path)."""
     path = find_recipe(name_or_path)
+    try:
+        size = path.stat().st_size
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read the recipe ({e.strerror or e}).") from None
+    if size > MAX_RECIPE_BYTES:
+        raise ConfigError(
+            f"{path}: {size} bytes; a recipe may have at most {MAX_RECIPE_BYTES} bytes (1 MiB). "
+            "Is this the right file?"
+        )
     try:
         cfg = OmegaConf.load(path)
     except Exception as e:  # yaml's own errors carry the line and column
@@ -82,7 +94,8 @@ def apply_overrides(cfg: DictConfig, overrides: Sequence[str], source: str) -> d
     try:
         raw = OmegaConf.to_container(cfg, resolve=True)
     except OmegaConfBaseException as e:
-        problems.append(f"(interpolation): {str(e).splitlines()[0]}.")
+        key = getattr(e, "full_key", None) or "(interpolation)"
+        problems.append(f"{key}: {str(e).splitlines()[0]}.")
         raw = {}
     raise_problems(problems, f"{source} with overrides")
     return raw  # type: ignore[return-value]
