@@ -44,6 +44,9 @@ def run_recipe(
             data=trainer.data.provenance(),
         ),
     )
+    preprocessing = trainer.data.preprocessing()
+    if preprocessing is not None:
+        run.json("preprocessing.json", preprocessing.model_dump(mode="json"))
     summary = trainer.fit(on_epoch_end=lambda _: run.jsonl("metrics.jsonl", trainer.history))
     if out.checkpoint:
         run.checkpoint("checkpoint.pt", trainer.state())

@@ -8,7 +8,8 @@ import warnings
 
 import typer
 
-from corebp.cli import check, data, plugins, recipes, run, validate
+from corebp.cli import check, data, export, plugins, predict, recipes, run, validate
+from corebp.cli import eval as eval_
 from corebp.errors import CorebpError
 
 app = typer.Typer(
@@ -39,6 +40,9 @@ app.command("validate")(validate.command)
 app.command("recipes")(recipes.command)
 app.command("plugins")(plugins.command)
 app.command("check")(check.command)
+app.command("eval")(eval_.command)
+app.command("predict")(predict.command)
+app.command("export")(export.command)
 app.add_typer(data.app, name="data")
 
 

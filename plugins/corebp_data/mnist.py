@@ -13,6 +13,7 @@ from typing import ClassVar
 
 import torch
 
+from corebp.preprocess import ImagePreprocessing, to_features
 from corebp_data.catalog import IdxDataset, get_dataset
 from corebp_data.fetch import fetch, fix_command, missing_files, read_verified
 from corebp_data.idx import decode_idx
@@ -21,7 +22,6 @@ from corebp_data.memory import (
     NormalizeArg,
     check_labels,
     resolve_normalize,
-    to_features,
 )
 from corebp_data.root import resolve_root
 
@@ -95,6 +95,12 @@ class IdxImageSource(InMemorySource):
             for s in images
         }
         self._hold(splits["train"], splits["test"])
+
+    def preprocessing(self) -> ImagePreprocessing:
+        """A 28×28 grey image: x = (byte / 255 − mean) / std, reshaped to `input_shape`."""
+        return ImagePreprocessing(
+            height=28, width=28, normalize=self.normalize, input_shape=self.input_shape
+        )
 
     @property
     def dataset(self) -> IdxDataset:
