@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import pickle
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,11 +40,11 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
-        blocked = next((line for line in str(e).splitlines() if "GLOBAL" in line), "")
+        found = re.search(r"GLOBAL ([\w.]+)", str(e))
+        what = f" (it refers to {found.group(1)!r})" if found else ""
         raise DataError(
             f"{path}: refused: it holds a pickled Python object other than tensors and plain "
-            f"values, which could run code when loaded{f' ({blocked.strip()})' if blocked else ''}"
-            "; expected a checkpoint written by `corebp run`. Fix: re-create it with "
+            f"values, which could run code when loaded{what}; expected a checkpoint written by `corebp run`. Fix: re-create it with "
             "`corebp run`; never load it with weights_only=False unless you trust its origin."
         ) from None
     except (RuntimeError, OSError, EOFError) as e:
