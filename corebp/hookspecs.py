@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
     from corebp.data_source import DataSource
     from corebp.layer import Layer
+    from corebp.logger import Logger
     from corebp.loss import Loss
     from corebp.metric import Metric
     from corebp.optimizer import Optimizer
@@ -58,6 +59,11 @@ def corebp_register_metrics() -> dict[str, type[Metric]]:
 @hookspec
 def corebp_register_data_sources() -> dict[str, type[DataSource]]:
     """Return the data sources this plugin provides, by name."""
+
+
+@hookspec
+def corebp_register_loggers() -> dict[str, type[Logger]]:
+    """Return the loggers (metric sinks a recipe lists in output.loggers) this plugin provides."""
 
 
 # -- training events --------------------------------------------------------------------

@@ -28,6 +28,7 @@ from corebp import builtin, hookspecs
 from corebp.data_source import DataSource
 from corebp.errors import ConfigError, PluginError, did_you_mean
 from corebp.layer import Layer
+from corebp.logger import Logger
 from corebp.loss import Loss
 from corebp.metric import Metric
 from corebp.optimizer import Optimizer
@@ -42,6 +43,7 @@ KINDS: dict[str, type] = {
     "schedules": Schedule,
     "metrics": Metric,
     "data_sources": DataSource,
+    "loggers": Logger,
 }
 
 

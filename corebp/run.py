@@ -47,13 +47,26 @@ def run_recipe(
     preprocessing = trainer.data.preprocessing()
     if preprocessing is not None:
         run.json("preprocessing.json", preprocessing.model_dump(mode="json"))
-    summary = trainer.fit(on_epoch_end=lambda _: run.jsonl("metrics.jsonl", trainer.history))
+    for logger in trainer.loggers:
+        logger.open(run.path)
+    try:
+        summary = trainer.fit(on_epoch_end=partial(_epoch_end, run, trainer))
+    finally:
+        for logger in trainer.loggers:
+            logger.close()
     if out.checkpoint:
         run.checkpoint("checkpoint.pt", trainer.state())
     if out.plots:
         _draw(run, trainer)
     run.json("summary.json", summary)
     return run.path, summary
+
+
+def _epoch_end(run: RunDir, trainer: Trainer, row: dict[str, Any]) -> None:
+    """metrics.jsonl (the built-in sink) gets the whole history again; each logger the row."""
+    run.jsonl("metrics.jsonl", trainer.history)
+    for logger in trainer.loggers:
+        logger.epoch(row["epoch"], row)
 
 
 def _draw(run: RunDir, trainer: Trainer) -> None:

@@ -44,8 +44,9 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
         what = f" (it refers to {found.group(1)!r})" if found else ""
         raise DataError(
             f"{path}: refused: it holds a pickled Python object other than tensors and plain "
-            f"values, which could run code when loaded{what}; expected a checkpoint written by `corebp run`. Fix: re-create it with "
-            "`corebp run`; never load it with weights_only=False unless you trust its origin."
+            f"values, which could run code when loaded{what}; expected a checkpoint written by "
+            "`corebp run`. Fix: re-create it with `corebp run`; never load it with "
+            "weights_only=False unless you trust its origin."
         ) from None
     except (RuntimeError, OSError, EOFError) as e:
         raise DataError(
@@ -144,9 +145,11 @@ def evaluate(run: TrainedRun, split: str = "test", reg: Registry | None = None) 
     """The recipe's metrics of the trained model on `split`, named like summary.json's.
 
     The data, batching and metrics are the run's own (a Trainer built from its recipe, its
-    checks left out), so the numbers equal the run's for the same split and device.
+    checks and loggers left out), so the numbers equal the run's for the same split and device.
     """
-    recipe = run.loaded.recipe.model_copy(update={"checks": ChecksSpec()})
+    recipe = run.loaded.recipe
+    output = recipe.output.model_copy(update={"loggers": []})
+    recipe = recipe.model_copy(update={"checks": ChecksSpec(), "output": output})
     loaded = dataclasses.replace(run.loaded, recipe=recipe)
     with torch.random.fork_rng(devices=[]):
         trainer = Trainer(loaded, reg, progress="log")

@@ -19,6 +19,7 @@ import torch
 
 from corebp.autograd_check import AutogradCheck, TorchTwin
 from corebp.errors import ConfigError
+from corebp.logger import Logger
 from corebp.loss import Loss
 from corebp.metric import Metric
 from corebp.optimizer import Optimizer
@@ -124,6 +125,14 @@ class Trainer:
                 f"metrics: {sorted(duplicate)} listed twice; expected each metric once."
             )
         self.train_metrics = self.new_metrics()
+        self.loggers: list[Logger] = [
+            build(
+                reg.get("loggers", s.type, key=f"output.loggers.{i}.type"),
+                s.args,
+                f"output.loggers.{i}",
+            )
+            for i, s in enumerate(recipe.output.loggers)
+        ]
 
         self.check: AutogradCheck | None = None
         spec = recipe.checks.autograd
@@ -198,6 +207,7 @@ class Trainer:
         after_backward = self._hooks.get("corebp_after_backward")
         after_update = self._hooks.get("corebp_after_update")
         advance = self.progress.advance if self.progress is not None else None
+        step_loggers = [logger for logger in self.loggers if logger.every > 0]
         summed = loss_fn.reduction == "sum"
         d = self.recipe.data
         batches = self.data.batches(
@@ -212,6 +222,9 @@ class Trainer:
             out = forward(x)
             loss = loss_forward(out, y)
             backward(loss_backward(), False)
+            for logger in step_loggers:
+                if step % logger.every == 0:
+                    logger.step(step, loss / y.shape[0] if summed else loss, model)
             if after_backward is not None:
                 self.step = step
                 after_backward(trainer=self, x=x, y=y)
