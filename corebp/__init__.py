@@ -7,6 +7,7 @@ from corebp.errors import ConfigError, CorebpError, DataError, PluginError, Shap
 from corebp.hookspecs import hookimpl
 from corebp.layer import Layer
 from corebp.layers import Dropout, Flatten, LeakyReLU, Linear, ReLU, Sigmoid, Softmax, Tanh
+from corebp.logger import Logger
 from corebp.loss import Loss
 from corebp.losses import BCELoss, CrossEntropyLoss, MSELoss
 from corebp.metric import Metric
@@ -28,6 +29,7 @@ __all__ = [
     "Layer",
     "LeakyReLU",
     "Linear",
+    "Logger",
     "Loss",
     "MSELoss",
     "Metric",

@@ -170,7 +170,7 @@ class Prediction:
 def predict(
     run: TrainedRun,
     files: Sequence[Path | str],
-    device: str = "auto",
+    device: str = "cpu",
     reg: Registry | None = None,
 ) -> list[Prediction]:
     """Classify image files with the run's model, preprocessed as the run's data was.

@@ -57,6 +57,12 @@ def test_eval_with_another_model_in_the_recipe_is_refused(synthetic_run: Path, c
     assert "parameter '0.W' has shape (2, 16); the recipe's model expects (2, 8)" in err
 
 
+@pytest.mark.parametrize("name", ["eval", "predict", "export"])
+def test_each_command_has_examples_in_its_help(corebp_cli, name: str):
+    code, out, _ = corebp_cli(name, "--help")
+    assert code == 0 and "Examples" in out and f"corebp {name} runs/" in out
+
+
 def test_eval_of_a_folder_without_a_run_names_what_is_missing(tmp_path: Path, corebp_cli):
     code, _, err = corebp_cli("eval", str(tmp_path))
     assert code == 2 and err.count("\n") == 1
