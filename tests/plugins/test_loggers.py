@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from corebp.errors import ConfigError
 from corebp.plugins import load_registry
@@ -146,3 +147,15 @@ def test_a_missing_tensorboard_names_the_extra_before_the_run_dir_exists(
 def test_an_unknown_logger_is_a_recipe_error_with_a_suggestion(recipe):
     with pytest.raises(ConfigError, match=r"output.loggers.0.type: 'tensorbord' .*'tensorboard'"):
         load_recipe(str(recipe), ["output.loggers=[tensorbord]"])
+
+
+def test_a_logger_changes_nothing_in_training(recipe, tmp_path):
+    pytest.importorskip("tensorboard", reason="tensorboard (corebp[tensorboard]) not installed")
+    keep = ["output.checkpoint=true"]
+    plain = run_recipe(load_recipe(str(recipe), keep), tmp_path / "plain")[0]
+    logged = ["output.loggers=[{type: tensorboard, every: 1}]", *keep]
+    watched = run_recipe(load_recipe(str(recipe), logged), tmp_path / "watched")[0]
+    a = torch.load(plain / "checkpoint.pt", weights_only=True)
+    b = torch.load(watched / "checkpoint.pt", weights_only=True)
+    assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
+    assert _rows(plain)[-1]["test_accuracy"] == _rows(watched)[-1]["test_accuracy"]
