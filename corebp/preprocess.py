@@ -64,7 +64,8 @@ class ImagePreprocessing(BaseModel):
         """The pixels of one image file as uint8 (channels, height, width), checked."""
         try:
             with Image.open(path) as image:
-                image.load()
+                image.verify()  # the whole file: chunk checksums and its end, not just pixels
+            with Image.open(path) as image:
                 pixels = np.asarray(image.convert("L" if self.channels == 1 else "RGB"))
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
             reason = str(e).splitlines()[0] if str(e) else type(e).__name__
