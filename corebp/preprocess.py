@@ -47,8 +47,10 @@ def to_features(
 class ImagePreprocessing(BaseModel):
     """How an image file becomes one model input: x = (byte / divide_by − mean) / std.
 
-    The file must be `height` × `width` pixels (nothing is resized); it is read as grey
-    ("L") when `channels` is 1, as RGB when 3; the result is reshaped to `input_shape`.
+    The file must be `height` × `width` pixels; it is read as grey ("L") when `channels` is
+    1, as RGB when 3. A black border of `pad` pixels is added to the bytes before scaling;
+    with `resize`, the scaled image is then resized to `resize` × `resize` (bilinear,
+    antialiased, as torchvision's Resize on a tensor); the result is reshaped to `input_shape`.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -58,6 +60,8 @@ class ImagePreprocessing(BaseModel):
     channels: int = Field(1, description="1: grey, 3: RGB")
     divide_by: float = Field(255.0, gt=0)
     normalize: tuple[float, float] | None = Field(None, description="(mean, std), or none")
+    pad: int = Field(0, ge=0, description="black border added on every side, in pixels")
+    resize: int | None = Field(None, gt=0, description="edge length after padding, or none")
     input_shape: tuple[int, ...]
 
     def read(self, path: Path) -> Tensor:
@@ -77,12 +81,22 @@ class ImagePreprocessing(BaseModel):
         if (height, width) != (self.height, self.width):
             raise DataError(
                 f"{path}: {width}×{height} pixels; expected {self.width}×{self.height}, the size "
-                "the model was trained on (the run's preprocessing does not resize). Fix: "
-                f"resize the image to {self.width}×{self.height} first."
+                "of the images the model's data source read (its pad and resize are applied "
+                f"after reading). Fix: resize the image to {self.width}×{self.height} first."
             )
         return torch.from_numpy(pixels.copy()).reshape(height, width, -1).permute(2, 0, 1)
 
     def apply(self, pixels: Tensor, dtype: torch.dtype) -> Tensor:
         """Model inputs (N, *input_shape) from uint8 pixels (N, channels, height, width)."""
+        if self.pad:
+            pixels = torch.nn.functional.pad(pixels, (self.pad,) * 4)
         x = to_features(pixels, dtype, divide_by=self.divide_by, normalize=self.normalize)
+        if self.resize is not None:
+            x = torch.nn.functional.interpolate(
+                x,
+                size=(self.resize, self.resize),
+                mode="bilinear",
+                align_corners=False,
+                antialias=True,
+            )
         return x.reshape(pixels.shape[0], *self.input_shape)

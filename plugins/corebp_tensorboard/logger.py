@@ -8,7 +8,7 @@ from typing import Any
 from torch import Tensor
 
 from corebp.errors import ConfigError
-from corebp.layer import Layer
+from corebp.hookspecs import TrainingRun
 from corebp.logger import Logger
 from corebp.optional import require
 
@@ -48,14 +48,16 @@ class TensorBoardLogger(Logger):
 
         self.writer = SummaryWriter(log_dir=str(run_dir / "tensorboard"))
 
-    def step(self, step: int, loss: Tensor, model: Layer) -> None:
+    def step(self, run: TrainingRun, loss: Tensor) -> None:
+        step = run.step
         self.writer.add_scalar("step/train_loss", loss, step, new_style=True)
         if self.histograms:
-            for name, p, g in model.named_params():
+            for name, p, g in run.model.named_params():
                 self.writer.add_histogram(f"weights/{name}", p, step)
                 self.writer.add_histogram(f"gradients/{name}", g, step)
 
-    def epoch(self, epoch: int, metrics: dict[str, Any]) -> None:
+    def epoch(self, run: TrainingRun, metrics: dict[str, Any]) -> None:
+        epoch = metrics["epoch"]
         for tag, value in scalars({k: v for k, v in metrics.items() if k != "epoch"}).items():
             self.writer.add_scalar(tag, value, epoch, new_style=True, double_precision=True)
         self.writer.flush()

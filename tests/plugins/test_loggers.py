@@ -24,6 +24,7 @@ loss: {type: mse, reduction: sum, scale: 0.5}
 optimizer: {type: sgd, lr: 0.1}
 data: {source: synthetic, batch_size: 16, args: {kind: spirals, num_classes: 3}}
 train: {epochs: 3, seed: 0, device: cpu}
+metrics: [loss, accuracy]
 output: {progress: log, plots: false, checkpoint: false}
 """
 
@@ -41,12 +42,12 @@ class Recorder(Logger):
     def open(self, run_dir):
         CALLS.append(("open", run_dir.name))
 
-    def step(self, step, loss, model):
-        nonzero = all(bool(g.abs().sum() > 0) for g in model.grads.values())
-        CALLS.append(("step", step, float(loss), nonzero))
+    def step(self, run, loss):
+        nonzero = all(bool(g.abs().sum() > 0) for g in run.model.grads.values())
+        CALLS.append(("step", run.step, float(loss), nonzero))
 
-    def epoch(self, epoch, metrics):
-        CALLS.append(("epoch", epoch, metrics["test_accuracy"]))
+    def epoch(self, run, metrics):
+        CALLS.append(("epoch", metrics["epoch"], metrics["test_accuracy"], "alignment" in metrics))
 
     def close(self):
         CALLS.append(("close",))
@@ -86,7 +87,7 @@ def test_a_logger_gets_open_steps_with_gradients_epochs_and_close(make_plugin, r
     assert all(c[3] for c in steps), "step() must see this batch's gradients, before zero_grad"
     assert all(0 < c[2] < 2 for c in steps)  # a mean per example: 0.5·Σ over 3 outputs < 1.5
     epochs = [c for c in calls if c[0] == "epoch"]
-    assert epochs == [("epoch", r["epoch"], r["test_accuracy"]) for r in _rows(run)]
+    assert epochs == [("epoch", r["epoch"], r["test_accuracy"], True) for r in _rows(run)]
 
 
 def test_tensorboard_event_files_hold_metrics_jsonl_exactly(make_plugin, recipe, tmp_path):
