@@ -60,22 +60,29 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     return state
 
 
-def load_weights(model: Sequential, weights: dict[str, Tensor], where: str) -> None:
-    """Copy `weights` into `model.params` in place, after checking names and shapes."""
-    if set(weights) != set(model.params):
-        raise DataError(
-            f"{where}: holds parameters {sorted(weights)}; the recipe's model has "
-            f"{sorted(model.params)}. Fix: use the recipe.yaml the run wrote beside it."
-        )
-    for name, p in model.params.items():
-        w = weights[name]
-        if not isinstance(w, Tensor) or w.shape != p.shape:
-            shape = tuple(w.shape) if isinstance(w, Tensor) else type(w).__name__
+def load_weights(model: Sequential, state: dict[str, Any], where: str) -> None:
+    """Copy a checkpoint's `model` (parameters) and `buffers` into the model in place, after
+    checking names and shapes."""
+    for kind, key, ours in (
+        ("parameter", "model", model.params),
+        ("buffer", "buffers", model.buffers),
+    ):
+        tensors = state.get(key, {})
+        if not isinstance(tensors, dict) or set(tensors) != set(ours):
+            found = sorted(tensors) if isinstance(tensors, dict) else type(tensors).__name__
             raise DataError(
-                f"{where}: parameter {name!r} has shape {shape}; the recipe's model expects "
-                f"{tuple(p.shape)}. Fix: use the recipe.yaml the run wrote beside it."
+                f"{where}: holds {kind}s {found}; the recipe's model has {sorted(ours)}. Fix: "
+                "use the recipe.yaml the run wrote beside it."
             )
-        p.copy_(w)
+        for name, t in ours.items():
+            w = tensors[name]
+            if not isinstance(w, Tensor) or w.shape != t.shape:
+                shape = tuple(w.shape) if isinstance(w, Tensor) else type(w).__name__
+                raise DataError(
+                    f"{where}: {kind} {name!r} has shape {shape}; the recipe's model expects "
+                    f"{tuple(t.shape)}. Fix: use the recipe.yaml the run wrote beside it."
+                )
+            t.copy_(w)
 
 
 @dataclass(frozen=True)
@@ -96,7 +103,7 @@ class TrainedRun:
         reg = registry() if reg is None else reg
         with torch.random.fork_rng(devices=[]):  # the throw-away initial weights
             model, _, _ = build_model(self.loaded.recipe, reg, device, self.dtype)
-        load_weights(model, self.state["model"], str(self.path / CHECKPOINT))
+        load_weights(model, self.state, str(self.path / CHECKPOINT))
         model.eval()
         return model
 
@@ -153,7 +160,7 @@ def evaluate(run: TrainedRun, split: str = "test", reg: Registry | None = None) 
     loaded = dataclasses.replace(run.loaded, recipe=recipe)
     with torch.random.fork_rng(devices=[]):
         trainer = Trainer(loaded, reg, progress="log")
-    load_weights(trainer.model, run.state["model"], str(run.path / CHECKPOINT))
+    load_weights(trainer.model, run.state, str(run.path / CHECKPOINT))
     return {f"{split}_{k}": v for k, v in trainer.evaluate(split).items()}
 
 

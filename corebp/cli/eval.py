@@ -47,6 +47,8 @@ def command(
         typer.echo(json.dumps({"run": str(run_dir), "split": split, "metrics": metrics}, indent=2))
         return
     typer.echo(f"{run.loaded.name} ({run_dir}), split {split}:")
-    width = max(len(k) for k in metrics)
+    if not metrics:
+        typer.echo("  (none: the recipe lists no metrics)")
+    width = max((len(k) for k in metrics), default=0)
     for key, value in metrics.items():
         typer.echo(f"  {key:<{width}}  {json.dumps(value)}")

@@ -22,6 +22,7 @@ loss: {type: mse, reduction: sum, scale: 0.5}
 optimizer: {type: sgd, lr: 0.1}
 data: {source: synthetic, batch_size: 16, args: {kind: spirals, num_classes: 3}}
 train: {epochs: 2, seed: 0, device: cpu}
+metrics: [loss, accuracy]
 output: {progress: log, plots: false}
 """
 

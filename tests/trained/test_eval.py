@@ -10,6 +10,7 @@ import torch
 
 from corebp.errors import DataError
 from corebp.recipe import load_recipe
+from corebp.run import run_recipe
 from corebp.trained import evaluate, load_weights, open_run
 from corebp.trainer import Trainer
 
@@ -81,4 +82,35 @@ def test_load_weights_names_missing_parameters(synthetic_run: Path):
     weights = dict(run.state["model"])
     del weights["2.b"]
     with pytest.raises(DataError, match=r"holds parameters \['0.W', '0.b', '2.W'\]"):
-        load_weights(model, weights, "ckpt")
+        load_weights(model, {"model": weights, "buffers": {}}, "ckpt")
+
+
+BATCH_NORM = """\
+model:
+  - {type: linear, in_features: 2, out_features: 16, init: xavier}
+  - {type: batch_norm1d, num_features: 16}
+  - {type: tanh}
+  - {type: linear, in_features: 16, out_features: 3, init: xavier}
+loss: {type: cross_entropy}
+optimizer: {type: sgd, lr: 0.1}
+data: {source: synthetic, batch_size: 16, args: {kind: spirals, num_classes: 3}}
+train: {epochs: 2, seed: 0, device: cpu}
+metrics: [loss, accuracy]
+output: {progress: log, plots: false}
+"""
+
+
+def test_eval_of_a_batch_norm_run_uses_its_trained_running_statistics(tmp_path: Path):
+    (tmp_path / "bn.yaml").write_text(BATCH_NORM)
+    run_dir, summary = run_recipe(load_recipe(str(tmp_path / "bn.yaml")), tmp_path / "run")
+    run = open_run(run_dir)
+    assert run.model().buffers["1.num_batches_tracked"] == summary["steps"]
+    assert evaluate(run)["test_loss"] == summary["test_loss"]
+
+
+def test_load_weights_names_missing_buffers(tmp_path: Path):
+    (tmp_path / "bn.yaml").write_text(BATCH_NORM)
+    run = open_run(run_recipe(load_recipe(str(tmp_path / "bn.yaml")), tmp_path / "run")[0])
+    state = {"model": run.state["model"], "buffers": {}}
+    with pytest.raises(DataError, match=r"holds buffers \[\]; the recipe's model has \['1.num"):
+        load_weights(run.model(), state, "ckpt")
