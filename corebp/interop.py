@@ -17,7 +17,22 @@ from torch import Tensor, nn
 
 from corebp.errors import ConfigError
 from corebp.layer import Layer
-from corebp.layers import Dropout, Flatten, LeakyReLU, Linear, ReLU, Sigmoid, Softmax, Tanh
+from corebp.layers import (
+    AvgPool2d,
+    BatchNorm1d,
+    BatchNorm2d,
+    Conv2d,
+    Dropout,
+    Flatten,
+    LeakyReLU,
+    Linear,
+    MaxPool2d,
+    ReLU,
+    Sigmoid,
+    Softmax,
+    Tanh,
+)
+from corebp.layers.batch_norm import BatchNorm
 from corebp.sequential import Sequential
 
 
@@ -36,7 +51,8 @@ class Pair:
     `args(layer)` are the module's constructor arguments; `layer(module)` builds the corebp
     layer (its weights are copied afterwards); `params` maps each corebp parameter name to
     the module's state-dict name and the layout change, a function that is its own inverse
-    (a transpose, or nothing).
+    (a transpose, or nothing); `buffers` lists the buffers, which have the same names and
+    layout on both sides (BatchNorm's running statistics).
     """
 
     corebp: type[Layer]
@@ -44,6 +60,7 @@ class Pair:
     args: Callable[[Any], dict[str, Any]] = lambda layer: {}
     layer: Callable[[Any], Layer] | None = None
     params: dict[str, tuple[str, Callable[[Tensor], Tensor]]] = field(default_factory=dict)
+    buffers: tuple[str, ...] = ()
 
     def to_corebp(self, module: nn.Module) -> Layer:
         return self.corebp() if self.layer is None else self.layer(module)
@@ -60,23 +77,69 @@ def _linear(m: nn.Linear) -> Linear:
     )
 
 
-def _softmax(m: nn.Softmax) -> Softmax:
-    if m.dim != -1:
+def _conv2d(m: nn.Conv2d) -> Conv2d:
+    if isinstance(m.padding, str) or m.padding_mode != "zeros":
         raise ConfigError(
-            f"torch.nn.Softmax(dim={m.dim}): corebp's Softmax normalises over the last "
-            "dimension; expected dim=-1. Fix: build the module as nn.Softmax(dim=-1)."
+            f"torch.nn.Conv2d(padding={m.padding!r}, padding_mode={m.padding_mode!r}): corebp's "
+            "Conv2d pads with zeros by a number of pixels; expected padding=(h, w) and "
+            "padding_mode='zeros'."
         )
-    return Softmax()
+    return Conv2d(
+        m.in_channels,
+        m.out_channels,
+        m.kernel_size,
+        stride=m.stride,
+        padding=m.padding,
+        dilation=m.dilation,
+        groups=m.groups,
+        bias=m.bias is not None,
+        init="zeros",
+        dtype=m.weight.dtype,
+        device=m.weight.device,
+    )
 
 
-def _flatten(m: nn.Flatten) -> Flatten:
-    if (m.start_dim, m.end_dim) != (1, -1):
+def _max_pool2d(m: nn.MaxPool2d) -> MaxPool2d:
+    if m.return_indices:
         raise ConfigError(
-            f"torch.nn.Flatten(start_dim={m.start_dim}, end_dim={m.end_dim}): corebp's Flatten "
-            "keeps the batch dimension and flattens the rest; expected start_dim=1, end_dim=-1."
+            "torch.nn.MaxPool2d(return_indices=True): corebp's MaxPool2d returns the pooled "
+            "values only; expected return_indices=False."
         )
-    return Flatten()
+    return MaxPool2d(m.kernel_size, m.stride, m.padding, m.dilation, m.ceil_mode)
 
+
+def _batch_norm(cls: type[BatchNorm]) -> Callable[[Any], Layer]:
+    def build(m: nn.BatchNorm1d | nn.BatchNorm2d) -> Layer:
+        if not m.track_running_stats:
+            raise ConfigError(
+                f"torch.nn.{type(m).__name__}(track_running_stats=False): corebp's {cls.__name__} "
+                "keeps running statistics for eval mode; expected track_running_stats=True."
+            )
+        mean = m.running_mean
+        assert mean is not None  # tracked statistics exist
+        return cls(
+            m.num_features,
+            m.eps,
+            m.momentum,
+            m.affine,
+            dtype=mean.dtype,
+            device=mean.device,
+        )
+
+    return build
+
+
+def _batch_norm_args(layer: BatchNorm) -> dict[str, Any]:
+    return {
+        "num_features": layer.num_features,
+        "eps": layer.eps,
+        "momentum": layer.momentum,
+        "affine": layer.affine,
+    }
+
+
+_AFFINE = {"W": ("weight", _same), "b": ("bias", _same)}
+_RUNNING = ("running_mean", "running_var", "num_batches_tracked")
 
 PAIRS: list[Pair] = [
     Pair(
@@ -99,9 +162,63 @@ PAIRS: list[Pair] = [
         lambda layer: {"negative_slope": layer.negative_slope},
         lambda m: LeakyReLU(m.negative_slope),
     ),
-    Pair(Softmax, nn.Softmax, lambda layer: {"dim": -1}, _softmax),
-    Pair(Flatten, nn.Flatten, lambda layer: {"start_dim": 1, "end_dim": -1}, _flatten),
+    Pair(Softmax, nn.Softmax, lambda layer: {"dim": layer.dim}, lambda m: Softmax(m.dim)),
+    Pair(
+        Flatten,
+        nn.Flatten,
+        lambda layer: {"start_dim": layer.start_dim, "end_dim": layer.end_dim},
+        lambda m: Flatten(m.start_dim, m.end_dim),
+    ),
     Pair(Dropout, nn.Dropout, lambda layer: {"p": layer.p}, lambda m: Dropout(m.p)),
+    Pair(
+        Conv2d,
+        nn.Conv2d,
+        lambda layer: {
+            "in_channels": layer.in_channels,
+            "out_channels": layer.out_channels,
+            "kernel_size": layer.kernel_size,
+            "stride": layer.stride,
+            "padding": layer.padding,
+            "dilation": layer.dilation,
+            "groups": layer.groups,
+            "bias": "b" in layer.params,
+        },
+        _conv2d,
+        _AFFINE,
+    ),
+    Pair(
+        MaxPool2d,
+        nn.MaxPool2d,
+        lambda layer: {
+            "kernel_size": layer.kernel_size,
+            "stride": layer.stride,
+            "padding": layer.padding,
+            "dilation": layer.dilation,
+            "ceil_mode": layer.ceil_mode,
+        },
+        _max_pool2d,
+    ),
+    Pair(
+        AvgPool2d,
+        nn.AvgPool2d,
+        lambda layer: {
+            "kernel_size": layer.kernel_size,
+            "stride": layer.stride,
+            "padding": layer.padding,
+            "ceil_mode": layer.ceil_mode,
+            "count_include_pad": layer.count_include_pad,
+            "divisor_override": layer.divisor_override,
+        },
+        lambda m: AvgPool2d(
+            m.kernel_size, m.stride, m.padding, m.ceil_mode, m.count_include_pad, m.divisor_override
+        ),
+    ),
+    Pair(
+        BatchNorm1d, nn.BatchNorm1d, _batch_norm_args, _batch_norm(BatchNorm1d), _AFFINE, _RUNNING
+    ),
+    Pair(
+        BatchNorm2d, nn.BatchNorm2d, _batch_norm_args, _batch_norm(BatchNorm2d), _AFFINE, _RUNNING
+    ),
 ]
 #: The row for a corebp layer type, and for a torch module type (exact types, no subclasses:
 #: a subclass may compute something else, e.g. a non-gradient learning rule).
@@ -120,12 +237,14 @@ def _pair_of_layer(layer: Layer, where: str) -> Pair:
 
 
 def torch_state(layer: Layer, pair: Pair, prefix: str = "") -> dict[str, Tensor]:
-    """The layer's parameters as the torch module's state dict (copies, torch layout)."""
-    return {
+    """The layer's parameters and buffers as the torch module's state dict (copies, torch
+    layout)."""
+    state = {
         prefix + name: change(layer.params[ours]).detach().contiguous().clone()
         for ours, (name, change) in pair.params.items()
         if ours in layer.params
     }
+    return state | {prefix + name: layer.buffers[name].clone() for name in pair.buffers}
 
 
 def to_torch(model: Layer) -> nn.Module:
@@ -143,7 +262,7 @@ def _to_torch(layer: Layer, where: str) -> nn.Module:
             *(_to_torch(child, f"{where}layer {i}: ") for i, child in enumerate(layer.layers))
         ).train(layer.training)
     pair = _pair_of_layer(layer, where)
-    if not pair.params:
+    if not pair.params and not pair.buffers:
         return pair.torch(**pair.args(layer)).train(layer.training)
     module = pair.torch(**pair.args(layer), device="meta")
     module.load_state_dict(torch_state(layer, pair), assign=True)
@@ -184,4 +303,6 @@ def _from_torch(module: nn.Module, where: str) -> Layer:
     for ours, (name, change) in pair.params.items():
         if state.get(name) is not None:
             layer.params[ours].copy_(change(state[name]))
+    for name in pair.buffers:
+        layer.buffers[name].copy_(state[name])
     return layer.train(module.training)
