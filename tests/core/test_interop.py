@@ -27,7 +27,10 @@ from corebp.layers import (
     Softmax,
 )
 from corebp.losses import MSELoss
+from corebp.plugins import registry
+from corebp.recipe import load_recipe
 from corebp.sequential import Sequential
+from corebp.trainer import build_model
 
 TOL = 1e-12
 DT = torch.float64
@@ -248,3 +251,16 @@ def test_an_unsupported_corebp_layer_is_named():
 def test_an_unsupported_torch_module_is_named(module: nn.Module, message: str):
     with pytest.raises(ConfigError, match=message):
         from_torch(module)
+
+
+@pytest.mark.parametrize("recipe", ["mnist-lenet5", "mnist-lenet5-batchnorm"])
+def test_shipped_lenet_to_torch_and_back_within_1e_12_float64(recipe: str):
+    loaded = load_recipe(recipe)
+    torch.manual_seed(0)
+    model, _, _ = build_model(loaded.recipe, registry(), "cpu", DT)
+    _assert_same(model, to_torch(model), (5, 1, 32, 32))
+    torch.manual_seed(1)
+    module = to_torch(build_model(loaded.recipe, registry(), "cpu", DT)[0])
+    back = from_torch(module)
+    assert repr(back) == repr(model)
+    _assert_same(back, module, (5, 1, 32, 32))

@@ -67,3 +67,20 @@ def corebp_cli(
         return code, out, err
 
     return run
+
+
+@pytest.fixture(scope="session")
+def lenet_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """LeNet-5 with BatchNorm on MNIST padded to 32×32, one epoch on 1 % of the images."""
+    loaded = load_recipe(
+        "mnist-lenet5-batchnorm",
+        [
+            "train.epochs=1",
+            "data.validation_split=0.99",
+            "train.device=cpu",
+            "checks.autograd=null",
+            "output.plots=false",
+            "output.progress=log",
+        ],
+    )
+    return run_recipe(loaded, tmp_path_factory.mktemp("lenet") / "run")[0]
