@@ -84,13 +84,17 @@ def _conv2d(m: nn.Conv2d) -> Conv2d:
             "Conv2d pads with zeros by a number of pixels; expected padding=(h, w) and "
             "padding_mode='zeros'."
         )
+    size: Any = m.kernel_size  # torch types them tuple[int, ...]; Conv2d checks they are pairs
+    stride: Any = m.stride
+    padding: Any = m.padding
+    dilation: Any = m.dilation
     return Conv2d(
         m.in_channels,
         m.out_channels,
-        m.kernel_size,
-        stride=m.stride,
-        padding=m.padding,
-        dilation=m.dilation,
+        size,
+        stride=stride,
+        padding=padding,
+        dilation=dilation,
         groups=m.groups,
         bias=m.bias is not None,
         init="zeros",
@@ -138,7 +142,10 @@ def _batch_norm_args(layer: BatchNorm) -> dict[str, Any]:
     }
 
 
-_AFFINE = {"W": ("weight", _same), "b": ("bias", _same)}
+_AFFINE: dict[str, tuple[str, Callable[[Tensor], Tensor]]] = {
+    "W": ("weight", _same),
+    "b": ("bias", _same),
+}
 _RUNNING = ("running_mean", "running_var", "num_batches_tracked")
 
 PAIRS: list[Pair] = [
