@@ -160,3 +160,20 @@ def test_a_logger_changes_nothing_in_training(recipe, tmp_path):
     b = torch.load(watched / "checkpoint.pt", weights_only=True)
     assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
     assert _rows(plain)[-1]["test_accuracy"] == _rows(watched)[-1]["test_accuracy"]
+
+
+def test_a_failed_run_still_closes_its_loggers(make_plugin, recipe, tmp_path):
+    make_plugin("recorder", RECORDER)
+    make_plugin(
+        "breaker",
+        "from corebp.hookspecs import hookimpl\n\n\n"
+        "@hookimpl\ndef corebp_epoch_start(epoch):\n"
+        "    if epoch == 1:\n        raise RuntimeError('boom')\n",
+    )
+    reg = load_registry()
+    loaded = load_recipe(str(recipe), ["output.loggers=[{type: recorder, every: 0}]"], reg=reg)
+    with pytest.raises(Exception, match="boom"):
+        run_recipe(loaded, tmp_path / "run", reg=reg)
+    calls = sys.modules["corebp_test_recorder"].CALLS
+    assert [c[0] for c in calls] == ["open", "epoch", "close"]
+    assert json.loads((tmp_path / "run" / "summary.json").read_text())["status"] == "failed"
