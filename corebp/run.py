@@ -52,6 +52,9 @@ def run_recipe(
             data=trainer.data.provenance(),
         ),
     )
+    preprocessing = trainer.data.preprocessing()
+    if preprocessing is not None:
+        run.json("preprocessing.json", preprocessing.model_dump(mode="json"))
     try:
         return run.path, train_into(run, trainer)
     finally:
@@ -113,6 +116,8 @@ def train_into(run: RunDir, trainer: Trainer) -> dict[str, Any]:
         status("running")
 
     trainer.on_checkpoint = save
+    for logger in trainer.loggers:
+        logger.open(run.path)
     status("running")
     resume = f"corebp resume {shlex.quote(str(run.path))}"
     try:
@@ -145,6 +150,9 @@ def train_into(run: RunDir, trainer: Trainer) -> dict[str, Any]:
     except Exception as e:
         status("failed", error=f"{type(e).__name__}: {e}")
         raise
+    finally:
+        for logger in trainer.loggers:
+            logger.close()
     summary = {"status": "completed"} | summary
     if out.plots:
         _draw(run, trainer)

@@ -23,6 +23,7 @@ from torch import Tensor
 
 from corebp.errors import ConfigError, CorebpError, Diverged
 from corebp.hookspecs import TrainingRun
+from corebp.logger import Logger
 from corebp.loss import Loss
 from corebp.metric import Metric
 from corebp.optimizer import Optimizer
@@ -158,6 +159,14 @@ class Trainer:
                 f"metrics: {sorted(duplicate)} listed twice; expected each metric once."
             )
         self.train_metrics = self.new_metrics()
+        self.loggers: list[Logger] = [
+            build(
+                reg.get("loggers", s.type, key=f"output.loggers.{i}.type"),
+                s.args,
+                f"output.loggers.{i}",
+            )
+            for i, s in enumerate(recipe.output.loggers)
+        ]
 
         self.generator = torch.Generator().manual_seed(seed)
         #: The shuffle generator's state at the start of the current epoch (for checkpoints).
@@ -182,6 +191,8 @@ class Trainer:
         # Hooks are looked up once; a hook nothing implements is not called at all.
         run: TrainingRun = self
         self.events = reg.run_events(run)
+        for i, logger in enumerate(self.loggers):
+            self.events.register(logger, name=f"output.loggers.{i}")
         self._hooks = {
             name: getattr(self.events.hook, name)
             for name in (
@@ -288,7 +299,7 @@ class Trainer:
                 optimizer.lr = schedule.lr_at(step)
             if after_backward is not None:
                 self.step = step
-                after_backward(run=self, x=x, y=y)
+                after_backward(run=self, x=x, y=y, loss=loss)
             update()
             zero_grad()
             if after_update is not None:
