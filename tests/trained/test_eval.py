@@ -53,7 +53,8 @@ def test_eval_of_the_tuned_mnist_recipe_matches_its_summary(mnist_run: Path, cor
 
 
 def test_eval_with_another_model_in_the_recipe_is_refused(synthetic_run: Path, corebp_cli):
-    code, _, err = corebp_cli("eval", str(synthetic_run), "model.0.out_features=8")
+    overrides = ("model.0.out_features=8", "model.2.in_features=8")  # widths still chain
+    code, _, err = corebp_cli("eval", str(synthetic_run), *overrides)
     assert code == 2
     assert "parameter '0.W' has shape (2, 16); the recipe's model expects (2, 8)" in err
 
