@@ -18,8 +18,16 @@ from torch import Tensor
 
 from corebp.errors import StateError
 
+
+class _NoCtx:
+    """The type of `NO_CTX`; a copied or pickled layer keeps the one sentinel."""
+
+    def __reduce__(self) -> str:
+        return "NO_CTX"
+
+
 #: `_ctx` before the first forward and after each backward (None is a valid cache).
-NO_CTX: Any = object()
+NO_CTX: Any = _NoCtx()
 
 
 class Layer:

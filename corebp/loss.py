@@ -9,10 +9,8 @@ import torch
 from torch import Tensor
 
 from corebp.errors import ConfigError, ShapeError, StateError, did_you_mean
-from corebp.layer import default_example
+from corebp.layer import NO_CTX, default_example
 
-#: `_ctx` before the first forward and after each backward.
-NO_CTX: Any = object()
 REDUCTIONS = ("mean", "sum")
 
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
+import torch
 from torch import Tensor
 
 
@@ -15,6 +16,10 @@ class Optimizer:
     the parameter tensors in place (never rebinds them). `lr` may be changed between steps
     (schedules do so). `state` maps parameter name -> {buffer name: tensor}.
     """
+
+    #: The `torch.optim` class whose update this rule reproduces, if any; the conformance
+    #: kit (`corebp.testing`) checks the two against each other with the same arguments.
+    torch_counterpart: ClassVar[type[torch.optim.Optimizer] | None] = None
 
     def __init__(self, params: dict[str, Tensor], grads: dict[str, Tensor], lr: float) -> None:
         if params.keys() != grads.keys():

@@ -38,6 +38,8 @@ class IdxImageSource(InMemorySource):
     """
 
     dataset_key: ClassVar[str]
+    #: For corebp's conformance kit: the files must be there already (fetch them first).
+    check_args: ClassVar = [{"download": False, "flatten": False}]
 
     def __init__(
         self,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 from torch import Tensor
 
@@ -20,6 +22,13 @@ class Adam(Optimizer):
     State per parameter: `exp_avg` (m), `exp_avg_sq` (v) and, with AMSGrad, `max_exp_avg_sq`.
     The step count t is the optimizer's `steps` (saved in `state_dict`).
     """
+
+    torch_counterpart: ClassVar[type[torch.optim.Optimizer] | None] = torch.optim.Adam
+    check_args: ClassVar = [
+        {"lr": 1e-2},
+        {"lr": 1e-2, "betas": (0.8, 0.99), "eps": 1e-6, "weight_decay": 0.1},
+        {"lr": 1e-2, "weight_decay": 1e-2, "amsgrad": True},
+    ]
 
     #: True in AdamW: weight decay shrinks p directly (p ← p·(1 − η·λ)) instead of adding λ·p to g.
     decoupled_weight_decay = False
@@ -85,6 +94,11 @@ class AdamW(Adam):
     Adam step, instead of adding λ·p to the gradient. Default λ = 0.01, as in torch."""
 
     decoupled_weight_decay = True
+    torch_counterpart = torch.optim.AdamW
+    check_args: ClassVar = [
+        {"lr": 1e-2, "eps": 1e-6},
+        {"lr": 1e-2, "weight_decay": 0.1, "amsgrad": True},
+    ]
 
     def __init__(
         self,

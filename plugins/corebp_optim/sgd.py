@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
+import torch
 from torch import Tensor
 
 from corebp.errors import ConfigError
@@ -19,6 +22,14 @@ class SGD(Optimizer):
     State: `momentum_buffer` (b) per parameter, only when μ ≠ 0. Without momentum and
     weight decay a step is one in-place `p.add_(g, alpha=-η)` per parameter.
     """
+
+    torch_counterpart = torch.optim.SGD
+    check_args: ClassVar = [
+        {"lr": 0.05},
+        {"lr": 0.05, "momentum": 0.9},
+        {"lr": 0.05, "momentum": 0.9, "dampening": 0.3, "weight_decay": 1e-2},
+        {"lr": 0.05, "momentum": 0.9, "nesterov": True, "weight_decay": 1e-4},
+    ]
 
     def __init__(
         self,
