@@ -31,8 +31,9 @@ def _cases() -> list:
         for name, component in sorted(registry.components[kind].items()):
             if name in NOT_SWEPT:
                 continue
+            marks = HEAVY.get(name, ())
             for check in conformance_checks(component.obj):
-                cases.append(pytest.param(check, id=f"{name}-{check.id}", marks=HEAVY.get(name, ())))
+                cases.append(pytest.param(check, id=f"{name}-{check.id}", marks=marks))
     return cases
 
 
