@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from torch import Tensor
 
     from corebp.data_source import DataSource
@@ -58,6 +60,11 @@ def corebp_register_metrics() -> dict[str, type[Metric]]:
 @hookspec
 def corebp_register_data_sources() -> dict[str, type[DataSource]]:
     """Return the data sources this plugin provides, by name."""
+
+
+@hookspec
+def corebp_recipe_files() -> list[Path]:
+    """Return the recipe YAML files this plugin ships; each runs by its file name without .yaml."""
 
 
 # -- training events --------------------------------------------------------------------
