@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import corebp
 from corebp.errors import ConfigError, PluginError, did_you_mean
@@ -50,7 +51,8 @@ def available_recipes() -> dict[str, RecipeFile]:
     for impl in sorted(hook.get_hookimpls(), key=lambda i: i.plugin_name):
         plugin = impl.plugin_name
         try:
-            paths = [Path(p) for p in impl.function()]
+            returned: Any = impl.function()
+            paths = [Path(p) for p in returned]
         except Exception as e:  # a broken plugin's hook is reported by name
             raise PluginError(
                 f"plugin {plugin!r}: corebp_recipe_files() failed: {type(e).__name__}: {e}; "
