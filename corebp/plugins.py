@@ -103,7 +103,8 @@ class Registry:
         if len(found) > 1:
             kinds = ", ".join(c.kind for c in found)
             raise ConfigError(
-                f"{name!r} names a component of several kinds ({kinds}); say which kind."
+                f"{name!r} names a component of several kinds ({kinds}); say which one, "
+                f"e.g. `corebp show {name} --kind {found[0].kind}`."
             )
         if not found:
             known = sorted({n for c in self.components.values() for n in c})

@@ -8,13 +8,13 @@ import warnings
 
 import typer
 
-from corebp.cli import check, data, plugins, recipes, run, validate
+from corebp.cli import check, data, plugins, recipes, run, show, validate
 from corebp.errors import CorebpError
 
 app = typer.Typer(
     name="corebp",
     help="corebp: neural networks with hand-written backward passes.\n\n"
-    "Run recipes, validate them, check gradients, list plugins and fetch data.",
+    "Run recipes, validate them, check gradients, list plugins, show components and fetch data.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -39,6 +39,7 @@ app.command("validate")(validate.command)
 app.command("recipes")(recipes.command)
 app.command("plugins")(plugins.command)
 app.command("check")(check.command)
+app.command("show")(show.command)
 app.add_typer(data.app, name="data")
 
 

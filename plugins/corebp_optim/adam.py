@@ -21,6 +21,13 @@ class Adam(Optimizer):
 
     State per parameter: `exp_avg` (m), `exp_avg_sq` (v) and, with AMSGrad, `max_exp_avg_sq`.
     The step count t is the optimizer's `steps` (saved in `state_dict`).
+
+    Args:
+        lr: the learning rate η.
+        betas: (β₁, β₂), the decay rates of the moment estimates m and v.
+        eps: ε, added to the denominator for numerical stability.
+        weight_decay: λ: Adam adds λ·p to the gradient, AdamW shrinks p by η·λ.
+        amsgrad: use the running maximum of v (AMSGrad).
     """
 
     torch_counterpart: ClassVar[type[torch.optim.Optimizer] | None] = torch.optim.Adam

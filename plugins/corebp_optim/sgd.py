@@ -21,6 +21,13 @@ class SGD(Optimizer):
 
     State: `momentum_buffer` (b) per parameter, only when μ ≠ 0. Without momentum and
     weight decay a step is one in-place `p.add_(g, alpha=-η)` per parameter.
+
+    Args:
+        lr: the learning rate η.
+        momentum: the momentum factor μ; 0 turns momentum off.
+        dampening: the dampening τ of the momentum buffer's update.
+        nesterov: use Nesterov momentum (needs momentum > 0 and dampening 0).
+        weight_decay: the L2 penalty λ, added to the gradient as λ·p.
     """
 
     torch_counterpart = torch.optim.SGD

@@ -19,6 +19,11 @@ class Lion(corebp.Optimizer):
 
     Every coordinate moves by exactly η (or 0 where the sign is 0). State: `exp_avg` (m).
     torch has no Lion, so `torch_counterpart` stays None; the tests write the rule out.
+
+    Args:
+        lr: the learning rate η, the size of every coordinate's step.
+        betas: (β₁, β₂): β₁ mixes momentum and gradient for the step's sign, β₂ updates m.
+        weight_decay: the decoupled weight decay λ.
     """
 
     #: The argument sets corebp's conformance kit checks (corebp.testing).
