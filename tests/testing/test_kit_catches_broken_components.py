@@ -4,6 +4,7 @@ component and the broken property; their correct counterparts pass."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
@@ -278,3 +279,10 @@ def test_check_args_that_is_not_a_list_of_dicts_is_a_type_error_naming_the_class
 
     with pytest.raises(TypeError, match=r"Odd\.check_args is \{'beta': 2\.0\}; expected a list"):
         conformance_checks(Odd)
+
+
+def test_the_failure_quoted_in_docs_plugins_md_is_the_kits() -> None:
+    doc = (Path(__file__).parents[2] / "docs" / "plugins.md").read_text(encoding="utf-8")
+    quoted = re.search(r"```text\n(optimizer ForgetfulMomentum failed.*?)\n```", doc, re.S)
+    assert quoted is not None
+    assert quoted.group(1) == _failure(ForgetfulMomentum)
