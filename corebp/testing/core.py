@@ -66,8 +66,8 @@ def _show(args: Mapping[str, Any]) -> str:
 def argument_sets(cls: type, given: list[Mapping[str, Any]] | None = None) -> list[dict[str, Any]]:
     """The constructor-argument sets to check `cls` on: `given`, else `cls.check_args`, else [{}].
 
-    Arguments the trainer supplies itself (an optimizer's params, a data source's dtype...)
-    are never part of a set: the suites supply them.
+    A set holds what a recipe would give; the suites supply the rest themselves (an
+    optimizer's params and grads, a metric's num_classes, a data source's device and seed).
     """
     sets = given if given is not None else getattr(cls, "check_args", None) or [{}]
     if not isinstance(sets, (list, tuple)) or not all(isinstance(s, Mapping) for s in sets):

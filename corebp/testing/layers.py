@@ -114,7 +114,10 @@ def _layer_input_grad_false(layer: Layer, shape: tuple[int, ...]) -> None:
     _pass(with_dx, x)
     dx = _pass(without, x, input_grad=False)
     if dx is not None:
-        expect(dx.shape == x.shape, f"returned dL/dx of shape {tuple(dx.shape)}")
+        expect(
+            dx.shape == x.shape,
+            f"returned dL/dx of shape {tuple(dx.shape)}; expected None or {tuple(x.shape)}",
+        )
     for name, g in _grads(with_dx).items():
         expect(
             torch.equal(without.grads[name], g),
