@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
+import secrets
 from collections.abc import Callable
 from pathlib import Path
-
-_UMASK = os.umask(0o022)
-os.umask(_UMASK)
 
 
 def write_atomic(path: Path, write: Callable[[Path], object]) -> None:
@@ -18,14 +15,14 @@ def write_atomic(path: Path, write: Callable[[Path], object]) -> None:
     An interruption (exception, Ctrl-C) removes the temporary file; a hard kill can leave
     one behind, but under a hidden `.part` name that no reader looks at. The rename is
     atomic on one file system, so `path` is either the old file or the whole new one, with
-    the permissions a plain `open` would give it (not mkstemp's 0600).
+    the permissions a plain `open` would give it now (0666 less the process's umask at the
+    time of the call; not mkstemp's 0600).
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    tmp = Path(name)
+    tmp = path.parent / f".{path.name}.{secrets.token_hex(8)}.part"
+    # O_EXCL: never take over an existing file; mode 0666: the kernel applies the umask.
+    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
     try:
-        os.fchmod(fd, 0o666 & ~_UMASK)
-        os.close(fd)
         write(tmp)
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())

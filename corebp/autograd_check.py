@@ -1,10 +1,10 @@
 """Checking a training run's explicit gradients against torch autograd, step by step.
 
-`AutogradCheck` is called by the trainer after each batch's explicit backward and before
-the update. On every `every`-th step it has `corebp.gradcheck.compare_with_autograd`
-differentiate the model's and loss's `reference()` with autograd, on a detached copy of the
-*same* weights and the *same* batch, and compare with the gradients the explicit backward
-accumulated, per parameter tensor:
+`AutogradCheck` listens to the run's `corebp_after_backward`: after each batch's explicit
+backward, before the update. On every `every`-th step it has
+`corebp.gradcheck.compare_with_autograd` differentiate the model's and loss's `reference()`
+with autograd, on a detached copy of the *same* weights and the *same* batch, and compare
+with the gradients the explicit backward accumulated, per parameter tensor:
 
     abs error = max |g − g_autograd|,   rel error = abs error / max |g_autograd|
 
@@ -19,9 +19,13 @@ with `passed: false`, and training goes on.
 
 The stronger `twin` mode also trains a torch twin in lockstep: the same initial weights
 wrapped in `nn.Parameter`s, the model's `reference()` as its forward, autograd (through
-`corebp.gradcheck.reference_gradients`) for the gradients and the matching `torch.optim`
-optimizer with the same hyperparameters and learning rate at every step. It reports the
-largest parameter difference at the end and the twin's own accuracy.
+`corebp.gradcheck.reference_gradients`) for the gradients and the optimizer's declared
+`torch_counterpart` (a `torch.optim` class) with the same hyperparameters and learning rate
+at every step. It reports the largest parameter difference at the end and the twin's own
+metrics on the test split — the recipe's metrics, evaluated with the twin as the model.
+
+Both are wired in as a listener of the run's training events (`corebp_run_listeners`, see
+`corebp.builtin`): the trainer's loop knows nothing about them.
 """
 
 from __future__ import annotations
@@ -37,27 +41,17 @@ from corebp.gradcheck import (
     LOW_PRECISION,
     TOLERANCES,
     compare_with_autograd,
+    is_exact,
     reference_gradients,
 )
+from corebp.hookspecs import TrainingRun, hookimpl
 from corebp.layer import Layer
 from corebp.loss import Loss
-
-#: The torch.optim class a twin uses for a corebp optimizer registered under this name.
-TORCH_OPTIMIZERS: dict[str, type[torch.optim.SGD | torch.optim.Adam | torch.optim.AdamW]] = {
-    "sgd": torch.optim.SGD,
-    "adam": torch.optim.Adam,
-    "adamw": torch.optim.AdamW,
-}
+from corebp.optimizer import Optimizer
 
 
 class AutogradMismatch(CorebpError, RuntimeError):
     """The explicit backward's gradients differ from autograd's past the tolerance."""
-
-
-def exact(component: Layer | Loss) -> bool:
-    """Whether a layer (with all its sub-layers) or loss claims to compute the true gradient."""
-    children = getattr(component, "layers", ())
-    return component.exact_gradient and all(exact(c) for c in children)
 
 
 class AutogradCheck:
@@ -81,19 +75,46 @@ class AutogradCheck:
         self.rtol = default_rtol if rtol is None else rtol
         self.atol = default_atol if atol is None else atol
         self.within_tolerance = True
-        self.exact = exact(model) and exact(loss)
+        self.exact = is_exact(model) and is_exact(loss)
         self.twin = twin
         self.max_abs_error = 0.0
         self.max_rel_error = 0.0
         self.worst: tuple[int, str] | None = None
         self.steps_checked = 0
 
-    def __call__(self, step: int, x: Tensor, y: Tensor, lr: float) -> None:
-        """Check step `step` (when due) and advance the twin; call before the update."""
-        if step % self.every == 0:
-            self.compare(step, x, y)
+    @classmethod
+    def for_run(cls, run: TrainingRun) -> AutogradCheck | None:
+        """The check `run.recipe.checks.autograd` asks for, or None when it is off."""
+        spec = run.recipe.checks.autograd
+        if spec is None:
+            return None
+        twin = None
+        if spec.twin:
+            args = {k: v for k, v in run.recipe.optimizer.args.items() if k != "lr"}
+            twin = TorchTwin(run.model, run.loss, type(run.optimizer), args, run.optimizer.lr)
+        return cls(run.model, run.loss, every=spec.every, rtol=spec.rtol, atol=spec.atol, twin=twin)
+
+    # Before any other plugin's hook, so that the explicit backward's own gradients are compared.
+    @hookimpl(tryfirst=True)
+    def corebp_after_backward(self, run: TrainingRun, x: Tensor, y: Tensor) -> None:
+        """Compare this step's gradients (when due) and advance the twin with this step's lr."""
+        if run.step % self.every == 0:
+            self.compare(run.step, x, y)
         if self.twin is not None:
-            self.twin.step(x, y, lr)
+            self.twin.step(x, y, run.optimizer.lr)
+
+    @hookimpl
+    def corebp_run_end(self, run: TrainingRun, summary: dict[str, Any]) -> None:
+        """Add `autograd_check` (and `torch_twin`) to the run summary."""
+        summary["autograd_check"] = self.summary()
+        if self.twin is not None:
+            twin: dict[str, Any] = {
+                "max_parameter_difference": self.twin.max_parameter_difference()
+            }
+            if "test" in run.data.splits():
+                metrics = run.evaluate("test", forward=self.twin.predict)
+                twin |= {f"test_{k}": v for k, v in metrics.items()}
+            summary["torch_twin"] = twin
 
     def compare(self, step: int, x: Tensor, y: Tensor) -> None:
         """Compare the accumulated `model.grads` with autograd's on batch (x, y)."""
@@ -143,29 +164,48 @@ class AutogradCheck:
         return out
 
 
+def twin_problems(optimizer: type[Optimizer], args: dict[str, Any]) -> list[str]:
+    """Why a torch twin cannot mirror `optimizer` with recipe `args` (less lr); [] if it can."""
+    counterpart = optimizer.torch_counterpart
+    if counterpart is None:
+        return [
+            f"checks.autograd.twin: optimizer {optimizer.__name__} declares no torch.optim "
+            "counterpart (its class attribute torch_counterpart is None); set twin: false, or "
+            "use an optimizer that has one."
+        ]
+    accepted = inspect.signature(counterpart.__init__).parameters
+    unknown = [k for k in optimizer.torch_arguments(args) if k not in accepted]
+    if unknown:
+        return [
+            f"checks.autograd.twin: torch.optim.{counterpart.__name__} takes no "
+            f"{', '.join(unknown)}; drop those optimizer arguments or set twin: false."
+        ]
+    return []
+
+
 class TorchTwin:
     """A torch.nn.Parameter + autograd + torch.optim copy of the model, trained in lockstep."""
 
-    def __init__(self, model: Layer, loss: Loss, optimizer: str, args: dict[str, Any], lr: float):
-        if optimizer not in TORCH_OPTIMIZERS:
-            raise ConfigError(
-                f"checks.autograd.twin: optimizer {optimizer!r} has no torch.optim counterpart; "
-                f"expected one of: {', '.join(TORCH_OPTIMIZERS)}, or set twin: false."
-            )
-        cls = TORCH_OPTIMIZERS[optimizer]
-        accepted = inspect.signature(cls.__init__).parameters
-        unknown = [k for k in args if k not in accepted]
-        if unknown:
-            raise ConfigError(
-                f"checks.autograd.twin: torch.optim.{cls.__name__} takes no {', '.join(unknown)}; "
-                "drop those optimizer arguments or set twin: false."
-            )
+    def __init__(
+        self,
+        model: Layer,
+        loss: Loss,
+        optimizer: type[Optimizer],
+        args: dict[str, Any],
+        lr: float,
+    ) -> None:
+        problems = twin_problems(optimizer, args)
+        if problems:
+            raise ConfigError(problems[0])
+        counterpart: Any = optimizer.torch_counterpart  # not None: twin_problems says so
         self.model = model
         self.loss = loss
         self.params: dict[str, Tensor] = {
             k: nn.Parameter(p.detach().clone()) for k, p in model.params.items()
         }
-        self.optimizer = cls(self.params.values(), lr=lr, **args)
+        self.optimizer: torch.optim.Optimizer = counterpart(
+            self.params.values(), lr=lr, **optimizer.torch_arguments(args)
+        )
 
     def step(self, x: Tensor, y: Tensor, lr: float) -> None:
         for group in self.optimizer.param_groups:

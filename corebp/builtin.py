@@ -1,9 +1,11 @@
-"""The core's own layers and losses, registered through the same hooks a plugin uses."""
+"""The core's own plugin: its layers and losses, and the recipe's `checks`, through the same
+hooks a third-party plugin uses."""
 
 from __future__ import annotations
 
 from corebp import layers, losses
-from corebp.hookspecs import hookimpl
+from corebp.autograd_check import AutogradCheck
+from corebp.hookspecs import TrainingRun, hookimpl
 
 
 @hookimpl
@@ -14,3 +16,9 @@ def corebp_register_layers():
 @hookimpl
 def corebp_register_losses():
     return dict(losses.REGISTRY)
+
+
+@hookimpl
+def corebp_run_listeners(run: TrainingRun) -> list[object]:
+    check = AutogradCheck.for_run(run)
+    return [] if check is None else [check]

@@ -170,18 +170,15 @@ def check_layer(
     `layer` itself is left untouched (the check runs on copies); `device` defaults to the
     device of its first parameter, else the CPU. `atol`/`rtol` override TOLERANCES.
     """
-    _check_methods(methods)
+    plan = _plan(layer, methods, seed, dtype, atol, rtol, fd_eps, max_fd_elements)
     shape = tuple(int(n) for n in input_shape)
     if device is None:
         device = next((p.device for _, p, _ in layer.named_params()), torch.device("cpu"))
-    gen = torch.Generator().manual_seed(seed)
-    tol = _tolerances(dtype, atol, rtol)
-    exact = _exact(layer)
 
     explicit = copy.deepcopy(layer).to(dtype=dtype)
     explicit.zero_grad()
     truth = copy.deepcopy(explicit).to(dtype=torch.float64)
-    x = torch.randn(shape, dtype=torch.float64, generator=gen).to(device=device, dtype=dtype)
+    x = torch.randn(shape, dtype=torch.float64, generator=plan.gen).to(device=device, dtype=dtype)
     x64 = x.to(torch.float64)
     truth_params = {name: p for name, p, _ in truth.named_params()}
 
@@ -189,7 +186,7 @@ def check_layer(
         replay_explicit, replay_truth = _replayer(explicit, seed), _replayer(truth, seed)
         replay_explicit()
         y = explicit.forward(x)
-        R = torch.randn(y.shape, dtype=torch.float64, generator=gen).to(device)
+        R = torch.randn(y.shape, dtype=torch.float64, generator=plan.gen).to(device)
         grad_x = explicit.backward(R.to(y.dtype, copy=True), input_grad=True)
         found = {"input": grad_x, **{name: g for name, _, g in explicit.named_params()}}
 
@@ -197,40 +194,15 @@ def check_layer(
             replay_truth()
             return truth.forward(x64).clone()
 
-        rows: list[Row] = []
-        wrt = {"input": x64, **truth_params}
-        if "finite_differences" in methods:
-            for name, tensor in wrt.items():
-                rows.append(
-                    _finite_differences(
-                        name,
-                        tensor,
-                        found[name],
-                        objective,
-                        R,
-                        gen,
-                        fd_eps,
-                        max_fd_elements,
-                        tol,
-                        exact,
-                    )
-                )
-        if "autograd" in methods:
+        def reference(leaves: dict[str, Tensor]) -> Tensor:
             replay_truth()
             truth.forward(x64)  # leaves the forward's state (a Dropout mask) for `reference`
-            leaves = {n: t.detach().clone().requires_grad_(True) for n, t in wrt.items()}
             params = {n: t for n, t in leaves.items() if n != "input"}
-            try:
-                with torch.enable_grad():
-                    out = truth.reference(leaves["input"], params)
-            except NotImplementedError as e:
-                rows.append(_skipped("all", "autograd", f"no reference: {e}"))
-            else:
-                rows.append(_compare("output", "autograd", y, out.detach(), None, tol, True))
-                grads = _autograd(lambda: (out * R).sum(), leaves)
-                for name, g in grads.items():
-                    rows.append(_compare(name, "autograd", found[name], g, None, tol, exact))
-    return GradcheckReport(repr(layer), shape, dtype, exact, rows)
+            return truth.reference(leaves["input"], params)
+
+        wrt = {"input": x64, **truth_params}
+        rows = _rows(plan, found, wrt, objective, reference, R, ("output", y))
+    return GradcheckReport(repr(layer), shape, dtype, plan.exact, rows)
 
 
 def check_loss(
@@ -253,12 +225,9 @@ def check_loss(
     normal float targets by default, class indices or probabilities where the loss says so.
     A given `target` replaces the generated one (a floating target is cast to `dtype`).
     """
-    _check_methods(methods)
+    plan = _plan(loss, methods, seed, dtype, atol, rtol, fd_eps, max_fd_elements)
     shape = tuple(int(n) for n in prediction_shape)
-    gen = torch.Generator().manual_seed(seed)
-    tol = _tolerances(dtype, atol, rtol)
-    exact = _exact(loss)
-    p, t = loss.example_inputs(shape, generator=gen)
+    p, t = loss.example_inputs(shape, generator=plan.gen)
     t = t if target is None else target
     p = p.to(device=device, dtype=dtype)
     p64 = p.to(torch.float64)
@@ -276,35 +245,16 @@ def check_loss(
             replay_truth()
             return truth.forward(p64, t64)
 
-        rows: list[Row] = []
-        one = torch.ones((), dtype=torch.float64, device=device)
-        if "finite_differences" in methods:
-            rows.append(
-                _finite_differences(
-                    "prediction",
-                    p64,
-                    grad,
-                    objective,
-                    one,
-                    gen,
-                    fd_eps,
-                    max_fd_elements,
-                    tol,
-                    exact,
-                )
-            )
-        if "autograd" in methods:
-            leaf = p64.detach().clone().requires_grad_(True)
-            try:
-                with torch.enable_grad():
-                    out = truth.reference(leaf, t64)
-            except NotImplementedError as e:
-                rows.append(_skipped("all", "autograd", f"no reference: {e}"))
-            else:
-                rows.append(_compare("loss", "autograd", value, out.detach(), None, tol, True))
-                g = _autograd(lambda: out, {"prediction": leaf})["prediction"]
-                rows.append(_compare("prediction", "autograd", grad, g, None, tol, exact))
-    return GradcheckReport(repr(loss), shape, dtype, exact, rows)
+        rows = _rows(
+            plan,
+            {"prediction": grad},
+            {"prediction": p64},
+            objective,
+            lambda leaves: truth.reference(leaves["prediction"], t64),
+            torch.ones((), dtype=torch.float64, device=device),
+            ("loss", value),
+        )
+    return GradcheckReport(repr(loss), shape, dtype, plan.exact, rows)
 
 
 def compare_with_autograd(
@@ -404,8 +354,12 @@ def _reachable(obj: Any) -> list[Any]:
     return found
 
 
-def _exact(obj: Layer | Loss) -> bool:
-    """False if the layer, or any layer inside it, has `exact_gradient = False`."""
+def is_exact(obj: Layer | Loss) -> bool:
+    """Whether a layer (with every layer inside it) or a loss computes the true gradient.
+
+    False if it, or any layer or loss reachable through its attributes and lists (a
+    Sequential's `layers`, a container's own attributes), has `exact_gradient = False`.
+    """
     parts = [v for v in _reachable(obj) if isinstance(v, (Layer, Loss))]
     return all(getattr(v, "exact_gradient", True) for v in parts)
 
@@ -433,6 +387,80 @@ def _autograd(value: Callable[[], Tensor], leaves: dict[str, Tensor]) -> dict[st
         n: torch.zeros_like(t) if g is None else g
         for (n, t), g in zip(leaves.items(), grads, strict=True)
     }
+
+
+class _Plan(NamedTuple):
+    """What every row of one check shares."""
+
+    methods: Sequence[str]
+    gen: torch.Generator
+    fd_eps: float
+    max_fd_elements: int
+    tol: dict[str, tuple[float, float]]
+    exact: bool
+
+
+def _plan(
+    subject: Layer | Loss,
+    methods: Sequence[str],
+    seed: int,
+    dtype: torch.dtype,
+    atol: float | None,
+    rtol: float | None,
+    fd_eps: float,
+    max_fd_elements: int,
+) -> _Plan:
+    _check_methods(methods)
+    gen = torch.Generator().manual_seed(seed)
+    tol = _tolerances(dtype, atol, rtol)
+    return _Plan(methods, gen, fd_eps, max_fd_elements, tol, is_exact(subject))
+
+
+def _rows(
+    plan: _Plan,
+    found: Mapping[str, Tensor | None],
+    wrt: dict[str, Tensor],
+    objective: Callable[[], Tensor],
+    reference: Callable[[dict[str, Tensor]], Tensor],
+    weights: Tensor,
+    output: tuple[str, Tensor],
+) -> list[Row]:
+    """The rows of one check: each explicit gradient `found[name]` of L = Σ(objective() ⊙
+    weights) against finite differences in the float64 tensor `wrt[name]` and against
+    autograd of `reference(leaves)` (leaves: copies of `wrt`), plus the explicit `output`
+    (name, value) against the reference's value."""
+    rows: list[Row] = []
+    tol, exact = plan.tol, plan.exact
+    if "finite_differences" in plan.methods:
+        for name, tensor in wrt.items():
+            rows.append(
+                _finite_differences(
+                    name,
+                    tensor,
+                    found[name],
+                    objective,
+                    weights,
+                    plan.gen,
+                    plan.fd_eps,
+                    plan.max_fd_elements,
+                    tol,
+                    exact,
+                )
+            )
+    if "autograd" in plan.methods:
+        leaves = {n: t.detach().clone().requires_grad_(True) for n, t in wrt.items()}
+        try:
+            with torch.enable_grad():
+                out = reference(leaves)
+        except NotImplementedError as e:
+            rows.append(_skipped("all", "autograd", f"no reference: {e}"))
+        else:
+            name, value = output
+            rows.append(_compare(name, "autograd", value, out.detach(), None, tol, True))
+            grads = _autograd(lambda: (out * weights).sum(), leaves)
+            for name, g in grads.items():
+                rows.append(_compare(name, "autograd", found[name], g, None, tol, exact))
+    return rows
 
 
 def _finite_differences(

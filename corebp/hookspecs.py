@@ -1,21 +1,23 @@
 """Every hook corebp calls. Plugins implement them with `@corebp.hookimpl`.
 
 Registration hooks return a dict {component name: class}; names are lower-case and
-unique across all plugins. Training-event hooks receive the running `Trainer`
-(`corebp.trainer.Trainer`), whose `model`, `optimizer`, `loss`, `recipe` and `step`
-they may read; hooks that may act say so. docs/plugins.md documents each hook with its
-signature and when it is called (tests/plugins/test_hookspecs_documented.py checks that).
+unique across all plugins. Training-event hooks receive `run`, a `TrainingRun`: the narrow
+view of a running training that a plugin may read (and, where a hook says so, change).
+docs/plugins.md documents each hook with its signature and when it is called
+(tests/plugins/test_hookspecs_documented.py checks that).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pluggy
 
 if TYPE_CHECKING:
     from pathlib import Path
 
+    import typer
     from torch import Tensor
 
     from corebp.data_source import DataSource
@@ -23,12 +25,51 @@ if TYPE_CHECKING:
     from corebp.loss import Loss
     from corebp.metric import Metric
     from corebp.optimizer import Optimizer
+    from corebp.recipe.schema import Recipe
     from corebp.schedule import Schedule
-    from corebp.trainer import Trainer
+    from corebp.sequential import Sequential
 
 PROJECT = "corebp"
 hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+class TrainingRun(Protocol):
+    """What a training-event hook sees of a run. Read-only attributes; what may change is
+    the tensors inside them (`model.grads`, `model.params`) and `optimizer.lr`."""
+
+    @property
+    def recipe(self) -> Recipe:
+        """The validated recipe (read it; do not change it)."""
+
+    @property
+    def model(self) -> Sequential:
+        """The model; `model.params` / `model.grads` are its tensors by name."""
+
+    @property
+    def loss(self) -> Loss:
+        """The loss."""
+
+    @property
+    def optimizer(self) -> Optimizer:
+        """The update rule; `optimizer.lr` is the learning rate of the coming update."""
+
+    @property
+    def data(self) -> DataSource:
+        """The data source (splits, batches)."""
+
+    @property
+    def step(self) -> int:
+        """The current update's number, counting from 0 over the whole run."""
+
+    @property
+    def epoch(self) -> int:
+        """The current epoch, counting from 0."""
+
+    def evaluate(
+        self, split: str, forward: Callable[[Tensor], Tensor] | None = None
+    ) -> dict[str, Any]:
+        """The recipe's metrics on a split, with `forward` (default: the model's) as model."""
 
 
 # -- registration -----------------------------------------------------------------------
@@ -67,32 +108,42 @@ def corebp_recipe_files() -> list[Path]:
     """Return the recipe YAML files this plugin ships; each runs by its file name without .yaml."""
 
 
+@hookspec
+def corebp_register_commands(cli: typer.Typer) -> None:
+    """Add subcommands to the `corebp` command line (`cli.command(...)`, `cli.add_typer(...)`)."""
+
+
+@hookspec
+def corebp_run_listeners(run: TrainingRun) -> list[object]:
+    """Return objects whose `@hookimpl` methods listen to this run's training events only."""
+
+
 # -- training events --------------------------------------------------------------------
 @hookspec
-def corebp_run_start(trainer: Trainer) -> None:
+def corebp_run_start(run: TrainingRun) -> None:
     """Called once before the first epoch, after model, optimizer and data are built."""
 
 
 @hookspec
-def corebp_run_end(trainer: Trainer, summary: dict[str, Any]) -> None:
+def corebp_run_end(run: TrainingRun, summary: dict[str, Any]) -> None:
     """Called once after the last epoch with the run summary; a plugin may add keys to it."""
 
 
 @hookspec
-def corebp_epoch_start(trainer: Trainer, epoch: int) -> None:
+def corebp_epoch_start(run: TrainingRun, epoch: int) -> None:
     """Called before each epoch (epochs count from 0)."""
 
 
 @hookspec
-def corebp_epoch_end(trainer: Trainer, epoch: int, metrics: dict[str, Any]) -> None:
+def corebp_epoch_end(run: TrainingRun, epoch: int, metrics: dict[str, Any]) -> None:
     """Called after each epoch's evaluation with its metrics; a plugin may add keys to them."""
 
 
 @hookspec
-def corebp_after_backward(trainer: Trainer, x: Tensor, y: Tensor) -> None:
-    """Called after each batch's backward, before the update; may read or change `grads`."""
+def corebp_after_backward(run: TrainingRun, x: Tensor, y: Tensor) -> None:
+    """Called after each batch's backward, before the update; may change `run.model.grads`."""
 
 
 @hookspec
-def corebp_after_update(trainer: Trainer) -> None:
-    """Called after each optimizer update; may read or change `params`."""
+def corebp_after_update(run: TrainingRun) -> None:
+    """Called after each optimizer update; may change `run.model.params`."""

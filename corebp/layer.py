@@ -10,6 +10,7 @@ accepts, which `corebp check` and the contract tests use to check every register
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
@@ -19,15 +20,15 @@ from torch import Tensor
 from corebp.errors import StateError
 
 
-class _NoCtx:
-    """The type of `NO_CTX`; a copied or pickled layer keeps the one sentinel."""
+class _NoCtx(enum.Enum):
+    """The "no forward cache" marker: an enum member, so copies and pickles keep its identity."""
 
-    def __reduce__(self) -> str:
-        return "NO_CTX"
+    NO_CTX = "no forward cache"
 
 
-#: `_ctx` before the first forward and after each backward (None is a valid cache).
-NO_CTX: Any = _NoCtx()
+#: `_ctx` of a layer or loss before the first forward and after each backward (None is a
+#: valid cache, so it cannot serve as the marker).
+NO_CTX: Any = _NoCtx.NO_CTX
 
 
 class Layer:
@@ -40,6 +41,9 @@ class Layer:
     def __init__(self) -> None:
         self.params: dict[str, Tensor] = {}
         self.grads: dict[str, Tensor] = {}
+        #: State that is not trained (BatchNorm's running statistics): saved in checkpoints,
+        #: moved by `to()`, never seen by an optimizer.
+        self.buffers: dict[str, Tensor] = {}
         self.training = True
         self._ctx: Any = NO_CTX
 
@@ -53,9 +57,15 @@ class Layer:
         """Given dL/dy, accumulate dL/dparams into `grads` and return dL/dx.
 
         With `input_grad=False` (the first layer of a model, whose input is data) the
-        layer may skip computing dL/dx and return None. `grad_output` is handed over: a
-        layer may compute dL/dx in its memory (Sigmoid does, which keeps a training step's
-        peak memory below autograd's), so pass `grad_output.clone()` to keep it.
+        layer may skip computing dL/dx and return None.
+
+        A layer never writes into its caller's tensors: `forward` leaves x as it was,
+        `backward` leaves `grad_output` as it was and accepts any tensor of y's shape, an
+        expanded one (autograd's `ones(()).expand(...)`) included; the dL/dx it returns may
+        be `grad_output` itself or a view of it where nothing changes. Writing dL/dx into
+        `grad_output`'s memory is an opt-in the model's builder declares on the layer, as
+        torch's `inplace=True` (`Sigmoid(inplace=True)`): it says the gradient handed to
+        that layer's backward is the layer's to overwrite.
         """
         ctx = self._ctx
         if ctx is NO_CTX:
@@ -105,6 +115,15 @@ class Layer:
         for name, p in self.params.items():
             yield name, p, self.grads[name]
 
+    def add_buffer(self, name: str, value: Tensor) -> Tensor:
+        """Register a buffer: state updated by `forward` itself, not by an optimizer."""
+        self.buffers[name] = value
+        return value
+
+    def named_buffers(self) -> Iterator[tuple[str, Tensor]]:
+        """Yield (name, buffer) for every buffer, nested names dotted."""
+        yield from self.buffers.items()
+
     def zero_grad(self) -> None:
         """Reset every gradient to 0 (gradients accumulate over backward calls until then)."""
         for g in self.grads.values():
@@ -120,10 +139,15 @@ class Layer:
     def to(
         self, device: torch.device | str | None = None, dtype: torch.dtype | None = None
     ) -> Layer:
-        """Move parameters and gradients (in place of the dict entries) to a device/dtype."""
-        for store in (self.params, self.grads):
-            for name, t in store.items():
-                store[name] = t.to(device=device, dtype=dtype)
+        """Move parameters, gradients and buffers to a device/dtype in place, as `Module.to`.
+
+        Each tensor object stays the same (its data is replaced), so whatever holds it (an
+        optimizer built before the move, a Sequential's flat dicts) now holds the moved tensor.
+        As in torch, `dtype` casts only floating-point tensors (a step counter stays int64).
+        """
+        for t in (*self.params.values(), *self.grads.values(), *self.buffers.values()):
+            cast = dtype if t.is_floating_point() else None
+            t.data = t.data.to(device=device, dtype=cast)
         return self
 
     # -- display -------------------------------------------------------------------------
@@ -131,7 +155,8 @@ class Layer:
         return ""
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.extra_repr()})"
+        buffers = f"; buffers: {', '.join(self.buffers)}" if self.buffers else ""
+        return f"{type(self).__name__}({self.extra_repr()}{buffers})"
 
 
 def default_example(cls: type[Any], overrides: dict[str, Any]) -> Any:

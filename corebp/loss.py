@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 from typing import Any, ClassVar
 
 import torch
@@ -18,7 +19,7 @@ class Loss:
     """Base class of every loss. Subclasses implement `_forward` and `_backward`."""
 
     exact_gradient: ClassVar[bool] = True
-    #: "sum" or "mean" over the batch; metrics use it to report a per-sample loss.
+    #: "sum", or "mean": the average of the examples' own losses (over their elements too).
     reduction: str = "mean"
 
     def __init__(self) -> None:
@@ -42,6 +43,15 @@ class Loss:
 
     def __call__(self, prediction: Tensor, target: Tensor) -> Tensor:
         return self.forward(prediction, target)
+
+    def summed_over_examples(self, loss: Tensor, batch_size: int) -> Tensor:
+        """Σ_n L(example n): the sum, over the batch's examples, of the loss each would have in
+        a batch of its own, given the batch's `loss`. What the trainer reports as the loss.
+
+        Under "sum" that is `loss` itself; under "mean" (an average of per-example losses)
+        it is `loss · batch_size`. A loss that reduces otherwise overrides this.
+        """
+        return loss if self.reduction == "sum" else loss * batch_size
 
     def _forward(self, prediction: Tensor, target: Tensor) -> tuple[Tensor, Any]:
         raise NotImplementedError(f"{type(self).__name__} must implement _forward")
@@ -86,6 +96,13 @@ def check_reduction(loss_name: str, reduction: str) -> str:
             f"{did_you_mean(str(reduction), REDUCTIONS)}"
         )
     return reduction
+
+
+def reduction_factor(reduction: str, n: int, scale: float = 1.0) -> float:
+    """`scale` for "sum", `scale / n` for "mean" over n terms (nan when n = 0, as in torch)."""
+    if reduction == "sum":
+        return scale
+    return scale / n if n else math.nan
 
 
 def class_targets(loss: Loss, prediction: Tensor, target: Tensor) -> Tensor:

@@ -11,8 +11,9 @@ class Metric:
     """Base class of metrics.
 
     `update(output, target, loss)` gets a batch's model output (N, C), integer targets (N,)
-    and the batch's loss summed over its samples (0-dim tensor). It must not call `.item()`
-    or otherwise wait for the device: `compute()` does that once, at the end of an epoch.
+    and the batch's loss summed over its examples (0-dim tensor; see
+    `Loss.summed_over_examples`). It must not call `.item()` or otherwise wait for the
+    device: `compute()` does that once, at the end of an epoch.
     Batches of unequal size must be weighted by their size.
     """
 

@@ -15,11 +15,21 @@ class Optimizer:
     and `grads` are same-keyed dicts such as `model.params` / `model.grads`. `step()` updates
     the parameter tensors in place (never rebinds them). `lr` may be changed between steps
     (schedules do so). `state` maps parameter name -> {buffer name: tensor}.
+
+    A rule that reproduces a `torch.optim` optimizer says which in `torch_counterpart`, and
+    how its recipe arguments translate in `torch_arguments`; the torch twin
+    (`checks.autograd.twin: true`) trains with that class. None: the rule has no
+    counterpart, and a recipe asking for a twin is refused.
     """
 
-    #: The `torch.optim` class whose update this rule reproduces, if any; the conformance
-    #: kit (`corebp.testing`) checks the two against each other with the same arguments.
+    #: The torch.optim class this rule reproduces, or None; the conformance kit
+    #: (`corebp.testing`) checks the two against each other.
     torch_counterpart: ClassVar[type[torch.optim.Optimizer] | None] = None
+
+    @classmethod
+    def torch_arguments(cls, args: dict[str, Any]) -> dict[str, Any]:
+        """`torch_counterpart`'s keyword arguments for these recipe arguments (less `lr`)."""
+        return dict(args)
 
     def __init__(self, params: dict[str, Tensor], grads: dict[str, Tensor], lr: float) -> None:
         if params.keys() != grads.keys():

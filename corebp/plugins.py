@@ -17,16 +17,18 @@ from __future__ import annotations
 
 import importlib.metadata as md
 import os
+import traceback
 import warnings
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any
+from typing import Any, NoReturn
 
 import pluggy
 
 from corebp import builtin, hookspecs
 from corebp.data_source import DataSource
-from corebp.errors import ConfigError, PluginError, did_you_mean
+from corebp.env import env_flag
+from corebp.errors import ConfigError, CorebpError, PluginError, did_you_mean
 from corebp.layer import Layer
 from corebp.loss import Loss
 from corebp.metric import Metric
@@ -34,6 +36,8 @@ from corebp.optimizer import Optimizer
 from corebp.schedule import Schedule
 
 ENTRY_POINT_GROUP = hookspecs.PROJECT
+#: The name of every hook.
+HOOKS = tuple(name for name in vars(hookspecs) if name.startswith(f"{hookspecs.PROJECT}_"))
 #: Each kind of component, with the base class its registered classes must subclass.
 KINDS: dict[str, type] = {
     "layers": Layer,
@@ -118,6 +122,43 @@ class Registry:
         """The registered names of one kind, sorted."""
         return sorted(self._kind(kind))
 
+    def run_events(self, run: hookspecs.TrainingRun) -> pluggy.PluginManager:
+        """A plugin manager for one run: every loaded plugin, plus the listeners they return
+        from `corebp_run_listeners(run)`, registered as "<plugin>/<class>/<n>"."""
+        pm = pluggy.PluginManager(hookspecs.PROJECT)
+        pm.add_hookspecs(hookspecs)
+        for name, plugin in self.pm.list_name_plugin():
+            pm.register(plugin, name=name)
+        try:
+            for impl in self.pm.hook.corebp_run_listeners.get_hookimpls():
+                listeners = impl.function(**{name: run for name in impl.argnames})
+                if not isinstance(listeners, list):
+                    raise PluginError(
+                        f"plugin {impl.plugin_name!r}: corebp_run_listeners returned "
+                        f"{type(listeners).__name__}; expected a list of listener objects."
+                    )
+                for i, listener in enumerate(listeners):
+                    pm.register(listener, name=f"{impl.plugin_name}/{type(listener).__name__}/{i}")
+        except Exception as e:
+            self.raise_from_hook(e, self.pm)
+        return pm
+
+    def raise_from_hook(self, error: Exception, pm: pluggy.PluginManager) -> NoReturn:
+        """Raise `error`, as a PluginError naming the plugin, its distribution and the hook when
+        it came from a hook implementation registered in `pm` (a CorebpError, which already
+        says what is wrong, is raised as it is)."""
+        culprit = None if isinstance(error, CorebpError) else _culprit(error, pm)
+        if culprit is None:
+            raise error
+        plugin, hook = culprit
+        owner = plugin.split("/", 1)[0]
+        source = next((p.source for p in self.plugins if p.name == owner), "an unknown source")
+        raise PluginError(
+            f"plugin {owner!r} from {source} failed in hook {hook}: {type(error).__name__}: "
+            f"{error}. Fix or uninstall the plugin, or leave it out with COREBP_PLUGINS "
+            "(run with --debug or COREBP_DEBUG=1 for the traceback)."
+        ) from error
+
     def _kind(self, kind: str) -> dict[str, Component]:
         if kind not in self.components:
             raise ConfigError(
@@ -131,8 +172,16 @@ def _singular(kind: str) -> str:
     return kind.rstrip("s").replace("_", " ")
 
 
-def _strict_default() -> bool:
-    return os.environ.get("COREBP_STRICT_PLUGINS", "").lower() not in ("", "0", "false", "no")
+def _culprit(error: BaseException, pm: pluggy.PluginManager) -> tuple[str, str] | None:
+    """(plugin name, hook name) of the outermost hook implementation in `error`'s traceback."""
+    codes: dict[Any, tuple[str, str]] = {}
+    for hook in HOOKS:
+        for impl in getattr(pm.hook, hook).get_hookimpls():
+            codes.setdefault(getattr(impl.function, "__code__", None), (impl.plugin_name, hook))
+    for frame, _ in traceback.walk_tb(error.__traceback__):
+        if frame.f_code in codes:
+            return codes[frame.f_code]
+    return None
 
 
 def _selected(names: list[str]) -> set[str] | None:
@@ -199,7 +248,7 @@ def load_registry(strict: bool | None = None) -> Registry:
     `strict` (default: COREBP_STRICT_PLUGINS) makes a plugin that fails to import or register
     raise `PluginError` instead of being skipped with a warning.
     """
-    strict = _strict_default() if strict is None else strict
+    strict = env_flag("COREBP_STRICT_PLUGINS") if strict is None else strict
     pm = pluggy.PluginManager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)
     reg = Registry(pm)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,9 @@ def run_recipe(
     """Train `loaded` and write its run directory; returns (directory, summary).
 
     Everything that can be wrong with the recipe, its components or its data fails before
-    the directory is created.
+    the directory is created. summary.json says `"status": "completed"`; when training
+    fails (or is interrupted) after that, it is still written, with `"status": "failed"`
+    (or `"interrupted"`), the `error` and the epochs completed, and the error is re-raised.
     """
     reg = registry() if reg is None else reg
     trainer = Trainer(loaded, reg, progress=progress)
@@ -44,7 +47,15 @@ def run_recipe(
             data=trainer.data.provenance(),
         ),
     )
-    summary = trainer.fit(on_epoch_end=lambda _: run.jsonl("metrics.jsonl", trainer.history))
+    started = time.perf_counter()
+    try:
+        summary = trainer.fit(on_epoch_end=lambda _: run.jsonl("metrics.jsonl", trainer.history))
+    except (Exception, KeyboardInterrupt) as e:
+        status = "interrupted" if isinstance(e, KeyboardInterrupt) else "failed"
+        failed = {"status": status, "error": f"{type(e).__name__}: {e}"}
+        run.json("summary.json", failed | trainer.summary(time.perf_counter() - started))
+        raise
+    summary = {"status": "completed"} | summary
     if out.checkpoint:
         run.checkpoint("checkpoint.pt", trainer.state())
     if out.plots:
@@ -55,19 +66,21 @@ def run_recipe(
 
 def _draw(run: RunDir, trainer: Trainer) -> None:
     title = trainer.name
-    for metric in ("loss", "accuracy"):
-        if metric in trainer.metric_names:
+    last = trainer.history[-1] if trainer.history else {}
+    for metric in trainer.metric_names:
+        if isinstance(last.get(f"train_{metric}"), (int, float)):
             run.picture(
                 f"{metric}.png",
                 partial(plot_curves, trainer.history, metric, title=f"{title}: {metric}"),
             )
     first = next((layer for layer in trainer.model.layers if "W" in layer.params), None)
     if first is not None:
+        W = first.params["W"]
         shape = trainer.data.input_shape
         image = tuple(shape[-2:]) if len(shape) >= 2 else None
+        if W.dim() == 4:  # a conv kernel (C_out, C_in, kh, kw): one (C_in·kh, kw) image per unit
+            W, image = W.flatten(1).t(), (W.shape[1] * W.shape[2], W.shape[3])
         run.picture(
             "weights.png",
-            lambda p: plot_weight_grid(
-                first.params["W"], p, f"{title}: first layer weights", image
-            ),
+            lambda p: plot_weight_grid(W, p, f"{title}: first layer weights", image),
         )

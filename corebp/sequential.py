@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from typing import NoReturn
 
 import torch
 from torch import Tensor
 
 from corebp.errors import ConfigError, CorebpError, ShapeError
 from corebp.layer import Layer
+
+#: How torch's plain RuntimeErrors word a shape mismatch ("mat1 and mat2 shapes cannot be
+#: multiplied", "The size of tensor a (3) must match ... dimension 1").
+_SHAPE_PROBLEM = re.compile(r"shape|size|dimension", re.IGNORECASE)
 
 
 class Sequential(Layer):
@@ -36,11 +42,12 @@ class Sequential(Layer):
         self._collect()
 
     def _collect(self) -> None:
-        self.params = {}
-        self.grads = {}
+        self.params.clear()  # the same dicts, refilled: an optimizer may hold them
+        self.grads.clear()
         for name, p, g in self.named_params():
             self.params[name] = p
             self.grads[name] = g
+        self.buffers = dict(self.named_buffers())
         # Layer i must return dL/dx only if an earlier layer has parameters to train
         # (or the caller asked for dL/dx of the whole model).
         seen = False
@@ -54,20 +61,38 @@ class Sequential(Layer):
             for name, p, g in layer.named_params():
                 yield f"{i}.{name}", p, g
 
+    def named_buffers(self) -> Iterator[tuple[str, Tensor]]:
+        for i, layer in enumerate(self.layers):
+            for name, b in layer.named_buffers():
+                yield f"{i}.{name}", b
+
     def _where(self, i: int, phase: str) -> str:
         name = repr(self.layers[i])
         if "\n" in name:  # a nested Sequential: its own message names the inner layer
             name = f"{type(self.layers[i]).__name__}(...)"
         return f"layer {i} ({name}) during {phase}"
 
+    def _raise_in(self, i: int, phase: str, e: Exception) -> NoReturn:
+        """Re-raise `e` from layer i with the layer and phase in front of its message.
+
+        torch's shape mismatches become a ShapeError; every other error keeps its type
+        (dtype, device, out of memory, autograd, corebp's own...).
+        """
+        where = self._where(i, phase)
+        if type(e) is RuntimeError and _SHAPE_PROBLEM.search(str(e)):
+            raise ShapeError(f"{where}: {e}") from e
+        try:
+            relabelled = type(e)(f"{where}: {e}")
+        except Exception:  # a type that is not built from one message: keep it as it is
+            raise e from None
+        raise relabelled from (None if isinstance(e, CorebpError) else e)
+
     def forward(self, x: Tensor) -> Tensor:
         for i, layer in enumerate(self.layers):
             try:
                 x = layer.forward(x)
-            except CorebpError as e:
-                raise type(e)(f"{self._where(i, 'forward')}: {e}") from None
-            except RuntimeError as e:  # torch's own shape/dtype/device errors
-                raise ShapeError(f"{self._where(i, 'forward')}: {e}") from e
+            except Exception as e:
+                self._raise_in(i, "forward", e)
         return x
 
     def backward(self, grad_output: Tensor, input_grad: bool = True) -> Tensor | None:
@@ -78,10 +103,8 @@ class Sequential(Layer):
             try:
                 need = input_grad or self._params_before[i]
                 grad = self.layers[i].backward(grad, need)
-            except CorebpError as e:
-                raise type(e)(f"{self._where(i, 'backward')}: {e}") from None
-            except RuntimeError as e:
-                raise ShapeError(f"{self._where(i, 'backward')}: {e}") from e
+            except Exception as e:
+                self._raise_in(i, "backward", e)
         return grad
 
     def reference(self, x: Tensor, params: dict[str, Tensor]) -> Tensor:

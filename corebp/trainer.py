@@ -1,10 +1,11 @@
-"""The training loop: explicit forward, backward and update — and nothing else per step.
+"""The training loop: forward → loss → backward → update, and hooks for everything else.
 
 `Trainer(loaded_recipe)` builds everything a recipe describes (data, model, loss, optimizer,
-schedule, metrics, checks) and raises a `CorebpError` for anything wrong *before* training
-starts. `train_epoch(epoch)` is exactly the recipe's loop, with no host-device sync per
-step: metrics accumulate on the device and are read once per epoch. `fit()` runs all
-epochs with evaluation and returns the run summary.
+schedule, metrics, and the listeners plugins attach to this run — the autograd check is one)
+and raises a `CorebpError` for anything wrong *before* training starts. `train_epoch(epoch)`
+is exactly the recipe's loop, with no host-device sync per step: metrics accumulate on the
+device and are read once per epoch. `fit()` runs all epochs with evaluation and returns the
+run summary. Training-event hooks see the Trainer as a `corebp.hookspecs.TrainingRun`.
 """
 
 from __future__ import annotations
@@ -12,13 +13,15 @@ from __future__ import annotations
 import math
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import torch
+from torch import Tensor
 
-from corebp.autograd_check import AutogradCheck, TorchTwin
 from corebp.errors import ConfigError
+from corebp.hookspecs import TrainingRun
 from corebp.loss import Loss
 from corebp.metric import Metric
 from corebp.optimizer import Optimizer
@@ -42,6 +45,25 @@ def resolve_device(name: str) -> torch.device:
             "machine (override with train.device=auto)."
         )
     return torch.device(name)
+
+
+def _flushing_denormals() -> bool:
+    # torch has no getter: with flushing on, a subnormal input reads as zero.
+    return (torch.tensor(1e-310, dtype=torch.float64) * 1.0).item() == 0.0
+
+
+@contextmanager
+def denormals_flushed(when: bool = True) -> Iterator[None]:
+    """Inside the block, `torch.set_flush_denormal(True)` if `when`; afterwards the setting is
+    what it was. With `when` False nothing changes."""
+    if not when or _flushing_denormals():
+        yield
+        return
+    torch.set_flush_denormal(True)
+    try:
+        yield
+    finally:
+        torch.set_flush_denormal(False)
 
 
 def build_model(
@@ -81,8 +103,7 @@ class Trainer:
         self.registry = reg
         self.device = resolve_device(recipe.train.device)
         self.dtype = getattr(torch, recipe.train.dtype)
-        if self.device.type == "cpu" and recipe.train.flush_denormal:
-            torch.set_flush_denormal(True)
+        self.flush_denormal = self.device.type == "cpu" and recipe.train.flush_denormal
         seed = recipe.train.seed
 
         d = recipe.data
@@ -106,7 +127,6 @@ class Trainer:
         # then moved, so they are the same numbers on every device and dtype.
         torch.manual_seed(seed)
         self.model, self.loss, self.optimizer = build_model(recipe, reg, self.device, self.dtype)
-        opt = recipe.optimizer
         self.schedule = None
         if recipe.schedule is not None:
             self.schedule = build(
@@ -125,21 +145,17 @@ class Trainer:
             )
         self.train_metrics = self.new_metrics()
 
-        self.check: AutogradCheck | None = None
-        spec = recipe.checks.autograd
-        if spec is not None:
-            twin = None
-            if spec.twin:
-                opt_args = {k: v for k, v in opt.args.items() if k != "lr"}
-                twin = TorchTwin(self.model, self.loss, opt.type, opt_args, self.optimizer.lr)
-            self.check = AutogradCheck(
-                self.model, self.loss, every=spec.every, rtol=spec.rtol, atol=spec.atol, twin=twin
-            )
+        self.generator = torch.Generator().manual_seed(seed)
+        self.step = 0
+        self.epoch = 0
+        self.history: list[dict[str, Any]] = []
 
-        # Training-event hooks, looked up once; a hook no plugin implements costs nothing.
-        hook = reg.pm.hook
+        # This run's plugin manager: the plugins, plus the listeners they attach to this run.
+        # Hooks are looked up once; a hook nothing implements is not called at all.
+        run: TrainingRun = self
+        self.events = reg.run_events(run)
         self._hooks = {
-            name: getattr(hook, name)
+            name: getattr(self.events.hook, name)
             for name in (
                 "corebp_run_start",
                 "corebp_run_end",
@@ -148,12 +164,8 @@ class Trainer:
                 "corebp_after_backward",
                 "corebp_after_update",
             )
-            if getattr(hook, name).get_hookimpls()
+            if getattr(self.events.hook, name).get_hookimpls()
         }
-        self.generator = torch.Generator().manual_seed(seed)
-        self.step = 0
-        self.epoch = 0
-        self.history: list[dict[str, Any]] = []
         mode = recipe.output.progress if progress is None else progress
         self.progress = ProgressBar(self.steps_per_epoch, self._live) if wants_bar(mode) else None
 
@@ -171,34 +183,34 @@ class Trainer:
         }
 
     def _live(self) -> dict[str, float]:
-        return {k: m.compute() for k, m in self.train_metrics.items() if k in ("loss", "accuracy")}
+        """The training metrics that are single numbers, for the progress bar."""
+        live = {k: m.compute() for k, m in self.train_metrics.items()}
+        return {k: v for k, v in live.items() if isinstance(v, (int, float))}
 
     def _call(self, name: str, **kwargs: Any) -> None:
         hook = self._hooks.get(name)
         if hook is not None:
-            hook(trainer=self, **kwargs)
+            hook(run=self, **kwargs)
 
     # -- the loop ---------------------------------------------------------------------------
     def train_epoch(self, epoch: int) -> dict[str, Any]:
         """One pass over the training split; returns the training metrics."""
+        with denormals_flushed(self.flush_denormal):
+            return self._train_epoch(epoch)
+
+    def _train_epoch(self, epoch: int) -> dict[str, Any]:
         self.epoch = epoch
-        model, loss_fn, optimizer, schedule, check = (
-            self.model,
-            self.loss,
-            self.optimizer,
-            self.schedule,
-            self.check,
-        )
+        model, loss_fn, optimizer, schedule = self.model, self.loss, self.optimizer, self.schedule
         model.train()
         for m in self.train_metrics.values():
             m.reset()
         forward, backward, zero_grad = model.forward, model.backward, model.zero_grad
         loss_forward, loss_backward, update = loss_fn.forward, loss_fn.backward, optimizer.step
+        summed_over_examples = loss_fn.summed_over_examples
         metric_updates = [m.update for m in self.train_metrics.values()]
         after_backward = self._hooks.get("corebp_after_backward")
         after_update = self._hooks.get("corebp_after_update")
         advance = self.progress.advance if self.progress is not None else None
-        summed = loss_fn.reduction == "sum"
         d = self.recipe.data
         batches = self.data.batches(
             "train",
@@ -212,19 +224,17 @@ class Trainer:
             out = forward(x)
             loss = loss_forward(out, y)
             backward(loss_backward(), False)
-            if after_backward is not None:
-                self.step = step
-                after_backward(trainer=self, x=x, y=y)
             if schedule is not None:
                 optimizer.lr = schedule.lr_at(step)
-            if check is not None:
-                check(step, x, y, optimizer.lr)
+            if after_backward is not None:
+                self.step = step
+                after_backward(run=self, x=x, y=y)
             update()
             zero_grad()
             if after_update is not None:
                 self.step = step
-                after_update(trainer=self)
-            loss_sum = loss if summed else loss * y.shape[0]
+                after_update(run=self)
+            loss_sum = summed_over_examples(loss, y.shape[0])
             for metric_update in metric_updates:
                 metric_update(out, y, loss_sum)
             step += 1
@@ -233,30 +243,37 @@ class Trainer:
         self.step = step
         return {k: m.compute() for k, m in self.train_metrics.items()}
 
-    def evaluate(self, split: str) -> dict[str, Any]:
-        """Metrics of the model on a split, in eval mode, in large batches."""
+    def evaluate(
+        self, split: str, forward: Callable[[Tensor], Tensor] | None = None
+    ) -> dict[str, Any]:
+        """The recipe's metrics on a split, in eval mode, in large batches.
+
+        `forward` stands in for the model (e.g. a torch twin's); default: the model's own.
+        """
         self.model.eval()
+        forward = self.model.forward if forward is None else forward
         metrics = self.new_metrics()
-        summed = self.loss.reduction == "sum"
-        for x, y in self.data.batches(split, self.recipe.data.eval_batch_size):
-            out = self.model.forward(x)
-            loss = self.loss.forward(out, y)
-            for m in metrics.values():
-                m.update(out, y, loss if summed else loss * y.shape[0])
+        with denormals_flushed(self.flush_denormal):
+            for x, y in self.data.batches(split, self.recipe.data.eval_batch_size):
+                out = forward(x)
+                loss = self.loss.summed_over_examples(self.loss.forward(out, y), y.shape[0])
+                for m in metrics.values():
+                    m.update(out, y, loss)
         self.model.train()
         return {k: m.compute() for k, m in metrics.items()}
 
-    def twin_accuracy(self, split: str = "test") -> float:
-        """Top-1 accuracy (percent) of the torch twin on a split."""
-        assert self.check is not None and self.check.twin is not None
-        hits, count = torch.zeros((), dtype=torch.int64, device=self.device), 0
-        for x, y in self.data.batches(split, self.recipe.data.eval_batch_size):
-            hits += (self.check.twin.predict(x).argmax(1) == y).sum()
-            count += y.shape[0]
-        return 100.0 * hits.item() / count
-
     def fit(self, on_epoch_end: EpochCallback | None = None) -> dict[str, Any]:
-        """Train every epoch, evaluate after each, and return the run summary."""
+        """Train every epoch, evaluate after each, and return the run summary.
+
+        An exception raised by a plugin's hook becomes a `PluginError` naming the plugin, its
+        distribution and the hook.
+        """
+        try:
+            return self._fit(on_epoch_end)
+        except Exception as e:
+            self.registry.raise_from_hook(e, self.events)
+
+    def _fit(self, on_epoch_end: EpochCallback | None) -> dict[str, Any]:
         epochs = self.recipe.train.epochs
         eval_splits = [s for s in ("val", "test") if s in self.data.splits()]
         self._call("corebp_run_start")
@@ -290,7 +307,7 @@ class Trainer:
         return summary
 
     def summary(self, seconds: float) -> dict[str, Any]:
-        """The run's results: last epoch's metrics, totals, and the checks' reports."""
+        """The run's results: the last epoch's metrics and totals (listeners add theirs)."""
         last = self.history[-1] if self.history else {}
         summary: dict[str, Any] = {
             "recipe": self.name,
@@ -302,14 +319,6 @@ class Trainer:
             "dtype": self.recipe.train.dtype,
         }
         summary |= {k: v for k, v in last.items() if k not in ("epoch", "seconds", "lr")}
-        if self.check is not None:
-            summary["autograd_check"] = self.check.summary()
-            if self.check.twin is not None:
-                summary["torch_twin"] = {
-                    "max_parameter_difference": self.check.twin.max_parameter_difference(),
-                    "test_accuracy": self.twin_accuracy("test"),
-                    "corebp_test_accuracy": last.get("test_accuracy"),
-                }
         return summary
 
     # -- state ------------------------------------------------------------------------------
@@ -325,6 +334,7 @@ class Trainer:
             "epoch": len(self.history),
             "step": self.step,
             "model": {k: p.detach().cpu() for k, p in self.model.params.items()},
+            "buffers": {k: b.cpu() for k, b in self.model.buffers.items()},
             "optimizer": self.optimizer.state_dict(),
             "rng": rng,
             "recipe": self.recipe.model_dump(mode="json"),

@@ -1,46 +1,65 @@
-"""Entry point of the `corebp` command: mounts one module per subcommand."""
+"""Entry point of the `corebp` command: one module per core subcommand, plus those plugins add
+through `corebp_register_commands(cli)`."""
 
 from __future__ import annotations
 
 import os
 import sys
+import traceback
 import warnings
 
 import typer
 
-from corebp.cli import check, data, plugins, recipes, run, show, validate
+from corebp.cli import check, plugins, recipes, run, show, validate
+from corebp.env import env_flag
 from corebp.errors import CorebpError
-
-app = typer.Typer(
-    name="corebp",
-    help="corebp: neural networks with hand-written backward passes.\n\n"
-    "Run recipes, validate them, check gradients, list plugins, show components and fetch data.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
+from corebp.plugins import load_registry
 
 
-@app.callback()
 def _options(
     strict_plugins: bool = typer.Option(
         False,
         "--strict-plugins",
         help="Fail when a plugin cannot be loaded (also: COREBP_STRICT_PLUGINS=1).",
     ),
+    debug: bool = typer.Option(
+        False, "--debug", help="Show the full traceback of an error (also: COREBP_DEBUG=1)."
+    ),
 ) -> None:
     if strict_plugins:
         os.environ["COREBP_STRICT_PLUGINS"] = "1"
+    if debug:
+        os.environ["COREBP_DEBUG"] = "1"
 
 
-app.command("run")(run.command)
-app.command("validate")(validate.command)
-app.command("recipes")(recipes.command)
-app.command("plugins")(plugins.command)
-app.command("check")(check.command)
-app.command("show")(show.command)
-app.add_typer(data.app, name="data")
+def build() -> typer.Typer:
+    """The `corebp` command: the core's subcommands, then every plugin's."""
+    app = typer.Typer(
+        name="corebp",
+        help="corebp: neural networks with hand-written backward passes.\n\n"
+        "Run recipes, validate them, check gradients, list plugins and show components; "
+        "plugins add more commands (the data plugin: `corebp data fetch`).",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    app.callback()(_options)
+    app.command("run")(run.command)
+    app.command("validate")(validate.command)
+    app.command("recipes")(recipes.command)
+    app.command("plugins")(plugins.command)
+    app.command("check")(check.command)
+    app.command("show")(show.command)
+    with warnings.catch_warnings():
+        # A plugin that fails to load is reported when a command loads the registry.
+        warnings.simplefilter("ignore", RuntimeWarning)
+        reg = load_registry(strict=False)
+    try:
+        reg.pm.hook.corebp_register_commands(cli=app)
+    except Exception as e:
+        reg.raise_from_hook(e, reg.pm)
+    return app
 
 
 def _format_warning(message, category, filename, lineno, line=None) -> str:
@@ -50,7 +69,9 @@ def _format_warning(message, category, filename, lineno, line=None) -> str:
 def main() -> None:
     warnings.formatwarning = _format_warning
     try:
-        app()
+        build()()
     except CorebpError as e:
+        if env_flag("COREBP_DEBUG"):
+            traceback.print_exception(e)
         print(f"corebp: error: {e}", file=sys.stderr)
         sys.exit(2)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -68,7 +68,7 @@ def command(
             f"{progress!r}; expected auto, bar or log.", param_hint="--progress"
         )
     path, summary = run_recipe(loaded, output_dir, progress)
-    line = f"{loaded.name}: test accuracy {summary.get('test_accuracy', float('nan')):.2f}%"
+    line = f"{loaded.name}: " + (_numbers(summary, "test_") or "trained")
     check = summary.get("autograd_check")
     if check is not None:
         verdict = (
@@ -85,8 +85,17 @@ def command(
     twin = summary.get("torch_twin")
     if twin is not None:
         line += (
-            f"; torch twin test accuracy {twin['test_accuracy']:.2f}% "
+            f"; torch twin {_numbers(twin, 'test_')} "
             f"(max parameter difference {twin['max_parameter_difference']:.2e})"
         )
     typer.echo(line)
     typer.echo(f"run directory: {path}")
+
+
+def _numbers(results: dict[str, Any], prefix: str) -> str:
+    """The numeric entries starting with `prefix`, as "test loss 0.1234, test accuracy 91.2"."""
+    return ", ".join(
+        f"{k.replace('_', ' ')} {v:.4g}"
+        for k, v in results.items()
+        if k.startswith(prefix) and isinstance(v, (int, float))
+    )

@@ -8,7 +8,7 @@ import torch
 from torch import Tensor
 
 from corebp.errors import ConfigError, ShapeError
-from corebp.loss import Loss, check_reduction
+from corebp.loss import Loss, check_reduction, reduction_factor
 
 
 class BCELoss(Loss):
@@ -41,7 +41,7 @@ class BCELoss(Loss):
         log_q, log_1mq = q.log(), torch.log1p(-q)
         # t·log q + (1 − t)·log(1 − q) = log(1 − q) + t·(log q − log(1 − q))
         ll = log_1mq.add_(log_q.sub_(log_1mq).mul_(t))
-        scale = 1 / prediction.numel() if self.reduction == "mean" else 1.0
+        scale = reduction_factor(self.reduction, prediction.numel())
         return ll.sum().mul_(-scale), (q, t, scale)
 
     def _backward(self, ctx: Any) -> Tensor:

@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
-from corebp.loss import Loss, check_reduction, class_targets
+from corebp.loss import Loss, check_reduction, class_targets, reduction_factor
 
 
 class CrossEntropyLoss(Loss):
@@ -28,7 +28,7 @@ class CrossEntropyLoss(Loss):
         index = class_targets(self, prediction, target).unsqueeze(1)
         log_p = torch.log_softmax(prediction, dim=1)
         picked = log_p.gather(1, index)
-        scale = 1 / prediction.shape[0] if self.reduction == "mean" else 1.0
+        scale = reduction_factor(self.reduction, prediction.shape[0])
         return picked.sum().mul_(-scale), (log_p, index, picked, scale)
 
     def _backward(self, ctx: Any) -> Tensor:

@@ -6,7 +6,7 @@ from typing import ClassVar
 
 from torch import Tensor
 
-from corebp.loss import Loss, check_reduction, one_hot
+from corebp.loss import Loss, check_reduction, one_hot, reduction_factor
 
 
 class MSELoss(Loss):
@@ -24,16 +24,16 @@ class MSELoss(Loss):
         self.reduction = check_reduction("MSELoss", reduction)
         self.scale = float(scale)
 
-    def _forward(self, prediction: Tensor, target: Tensor) -> tuple[Tensor, tuple[Tensor, int]]:
+    def _forward(self, prediction: Tensor, target: Tensor) -> tuple[Tensor, tuple[Tensor, float]]:
         diff = prediction - one_hot(self, prediction, target)
         flat = diff.reshape(-1)
         loss = flat.dot(flat)
-        n = diff.numel() if self.reduction == "mean" else 1
-        return loss.mul_(self.scale / n), (diff, n)
+        factor = reduction_factor(self.reduction, diff.numel(), self.scale)
+        return loss.mul_(factor), (diff, factor)
 
-    def _backward(self, ctx: tuple[Tensor, int]) -> Tensor:
-        diff, n = ctx
-        c = 2 * self.scale / n
+    def _backward(self, ctx: tuple[Tensor, float]) -> Tensor:
+        diff, factor = ctx
+        c = 2 * factor
         return diff if c == 1.0 else diff.mul_(c)
 
     def reference(self, prediction: Tensor, target: Tensor) -> Tensor:

@@ -64,8 +64,9 @@ class TrainSpec(_Strict):
     )
     flush_denormal: bool = Field(
         True,
-        description="on CPU, flush subnormal floats to zero (torch.set_flush_denormal, "
-        "process-wide): saturated sigmoids produce subnormals, which CPUs handle ~10x slower",
+        description="on CPU, flush subnormal floats to zero while training and evaluating "
+        "(torch.set_flush_denormal, restored afterwards): saturated sigmoids produce "
+        "subnormals, which CPUs handle ~10x slower",
     )
 
 
@@ -86,7 +87,8 @@ class AutogradCheckSpec(_Strict):
     )
     twin: bool = Field(
         False,
-        description="also train a torch.nn/autograd/torch.optim twin in lockstep and compare",
+        description="also train a torch.nn/autograd/torch.optim twin in lockstep and compare; "
+        "needs an optimizer that declares its torch_counterpart",
     )
 
 
@@ -104,7 +106,9 @@ class OutputSpec(_Strict):
     dir: str | None = Field(
         None, description="run directory; null: runs/{recipe}-{YYYYmmdd-HHMMSS} under the cwd"
     )
-    plots: bool = Field(True, description="write loss.png, accuracy.png and weights.png")
+    plots: bool = Field(
+        True, description="write <metric>.png for each numeric metric, and weights.png"
+    )
     checkpoint: bool = Field(True, description="write checkpoint.pt after the last epoch")
     progress: Literal["auto", "bar", "log"] = Field(
         "auto", description="auto: a progress bar on a terminal, plain log lines otherwise"
@@ -125,8 +129,9 @@ class Recipe(_Strict):
     data: DataSpec
     train: TrainSpec = Field(default_factory=TrainSpec)
     metrics: list[ComponentSpec] = Field(
-        default_factory=lambda: [ComponentSpec(type="loss"), ComponentSpec(type="accuracy")],
-        description="metric names, or {type: name, argument: value} for ones with arguments",
+        default_factory=list,
+        description="metric names, or {type: name, argument: value} for ones with arguments; "
+        "each is reported as train_<name>, val_<name>, test_<name>",
     )
     checks: ChecksSpec = Field(default_factory=ChecksSpec)
     output: OutputSpec = Field(default_factory=OutputSpec)

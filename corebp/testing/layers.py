@@ -4,7 +4,9 @@ Each argument set builds an instance through the class's `example(**args)` (so a
 with required arguments supplies them there) and is checked for: the gradient checker
 (float64 finite differences and autograd), backward before forward, an input left
 unchanged, `repr`, `deepcopy`; layers also for `input_grad=False`, gradients that
-accumulate until `zero_grad`, and `.to(dtype)` moving every parameter, gradient and buffer.
+accumulate until `zero_grad`, `.to(dtype)` moving every parameter, gradient and buffer, and
+buffers: every tensor the layer keeps is a registered parameter, gradient or buffer, and
+buffers change only in a training-mode forward (not in eval mode, backward or `zero_grad`).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ def layer_checks(cls: type[Layer], sets: list[dict[str, Any]]) -> list[Check]:
         ("input_grad=False gives the same parameter gradients", _layer_input_grad_false),
         ("gradients accumulate until zero_grad", _layer_accumulates),
         (".to(dtype) moves every parameter, gradient and buffer", _layer_to),
+        ("buffers are registered and change only in a training forward", _layer_buffers),
         ("repr names the class", _repr),
         ("a deepcopy computes the same and is independent", _layer_deepcopy),
     ]
@@ -145,12 +148,10 @@ def _layer_accumulates(layer: Layer, shape: tuple[int, ...]) -> None:
 
 
 def _floating_tensors(layer: Layer) -> dict[str, Tensor]:
-    """Every floating tensor the layer holds: params, grads and tensor attributes (buffers)."""
+    """Every floating tensor the layer registers: params, grads and buffers."""
     found = {f"params[{n!r}]": p for n, p, _ in layer.named_params()}
     found |= {f"grads[{n!r}]": g for n, _, g in layer.named_params()}
-    for attr, value in vars(layer).items():
-        if isinstance(value, Tensor) and value.is_floating_point():
-            found[attr] = value
+    found |= {f"buffers[{n!r}]": b for n, b in layer.named_buffers() if b.is_floating_point()}
     return found
 
 
@@ -165,6 +166,44 @@ def _layer_to(layer: Layer, shape: tuple[int, ...]) -> None:
         y = layer.forward(_input(shape).to(target))
         expect(y.dtype == target, f"forward returned {y.dtype} after .to(dtype={target})")
         layer.backward(torch.ones_like(y))
+
+
+def _buffers(layer: Layer) -> dict[str, Tensor]:
+    return {name: b.clone() for name, b in layer.named_buffers()}
+
+
+def _expect_buffers_unchanged(layer: Layer, before: dict[str, Tensor], during: str) -> None:
+    for name, b in layer.named_buffers():
+        expect(
+            name in before and torch.equal(b, before[name]),
+            f"buffers[{name!r}] changed during {during}; only a training-mode forward updates "
+            "buffers",
+        )
+
+
+def _layer_buffers(layer: Layer, shape: tuple[int, ...]) -> None:
+    layer = _float64(layer).train()
+    y = layer.forward(_input(shape))
+    kept = {id(t) for t in (*layer.params.values(), *layer.grads.values())}
+    kept |= {id(b) for _, b in layer.named_buffers()}
+    ctx = layer._ctx if isinstance(layer._ctx, (tuple, list)) else (layer._ctx,)
+    kept |= {id(t) for t in ctx}  # what forward cached for backward, such as Dropout's mask
+    for attr, value in vars(layer).items():
+        expect(
+            attr == "_ctx" or not isinstance(value, Tensor) or id(value) in kept,
+            f"keeps the tensor attribute {attr!r} outside params and buffers, so .to(), "
+            f"checkpoints and repr miss it; register it with self.add_buffer({attr!r}, tensor)",
+        )
+    before = _buffers(layer)
+    layer.backward(torch.ones_like(y))
+    _expect_buffers_unchanged(layer, before, "backward")
+    layer.zero_grad()
+    _expect_buffers_unchanged(layer, before, "zero_grad()")
+    layer.eval()
+    y = layer.forward(_input(shape, seed=2))
+    _expect_buffers_unchanged(layer, before, "an eval-mode forward")
+    layer.backward(torch.ones_like(y))
+    _expect_buffers_unchanged(layer, before, "an eval-mode backward")
 
 
 def _repr(obj: Layer | Loss, shape: tuple[int, ...]) -> None:
@@ -184,6 +223,14 @@ def _layer_deepcopy(layer: Layer, shape: tuple[int, ...]) -> None:
     for name, p, _ in twin.named_params():
         p.add_(1.0)
         expect(not torch.equal(p, layer.params[name]), f"a deepcopy shares params[{name!r}]")
+    buffers = dict(layer.named_buffers())
+    for name, b in twin.named_buffers():
+        expect(
+            name in buffers and torch.equal(b, buffers[name]),
+            f"a deepcopy's buffers[{name!r}] differ from the original's",
+        )
+        b.add_(1)
+        expect(not torch.equal(b, buffers[name]), f"a deepcopy shares buffers[{name!r}]")
 
 
 def _loss_inputs(loss: Loss, shape: tuple[int, ...]) -> tuple[Tensor, Tensor]:

@@ -1,9 +1,10 @@
 """The conformance suite of optimizers.
 
 On each argument set, over a fixed float64 gradient sequence (entries from 1e-2 to 1e2):
-the update matches the declared `torch_counterpart` (when there is one) to 1e-12; a
-`state_dict` saved mid-run, passed through `torch.save`/`torch.load(weights_only=True)` and
-loaded into a fresh optimizer continues bit for bit; a zero gradient (with any
+the update matches the declared `torch_counterpart` (when there is one; arguments translated
+by `torch_arguments`) to 1e-12; a `state_dict` saved mid-run, passed through
+`torch.save`/`torch.load(weights_only=True)` and loaded into a fresh optimizer continues bit
+for bit; a zero gradient (with any
 `weight_decay` set to 0) leaves the parameters unchanged; `step()` updates the caller's
 parameter tensors in place and counts `steps`.
 """
@@ -87,7 +88,10 @@ def _resolved(cls: type[Optimizer], args: dict[str, Any]) -> dict[str, Any]:
 def _matches_torch(cls: type[Optimizer], args: dict[str, Any]) -> None:
     torch_cls = cls.torch_counterpart
     assert torch_cls is not None  # only checked when declared
-    hyper = _resolved(cls, args)
+    resolved = _resolved(cls, args)
+    lr = resolved.pop("lr")
+    # The same translation as the torch twin of `checks.autograd` uses.
+    hyper = {"lr": lr, **cls.torch_arguments(resolved)}
     ours = _build(cls, args, _start())
     leaves = {n: torch.nn.Parameter(p) for n, p in _start().items()}
     if "foreach" in inspect.signature(torch_cls).parameters:

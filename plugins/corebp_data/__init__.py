@@ -2,12 +2,16 @@
 
 MNIST, Fashion-MNIST and KMNIST read from torchvision's on-disk layout into memory (and
 fetched, verified by MD5, when missing), plus sources for your own data: tensors from
-Python, `.npz` and `.csv` files, and generated spirals/blobs. See docs/data.md.
+Python, `.npz` and `.csv` files, and generated spirals/blobs; and the `corebp data fetch`
+command. See docs/data.md.
 """
 
 from __future__ import annotations
 
+import typer
+
 from corebp.hookspecs import hookimpl
+from corebp_data import commands
 from corebp_data.files import CsvSource, NpzSource
 from corebp_data.memory import InMemorySource
 from corebp_data.mnist import KMNIST, MNIST, FashionMNIST
@@ -37,3 +41,8 @@ def corebp_register_data_sources():
         "csv": CsvSource,
         "synthetic": SyntheticSource,
     }
+
+
+@hookimpl
+def corebp_register_commands(cli: typer.Typer) -> None:
+    cli.add_typer(commands.app, name="data")

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from corebp.atomic import write_bytes_atomic
+from corebp.env import env_flag
 from corebp.errors import DataError
 from corebp_data.catalog import Fallback, IdxDataset, IdxFile, get_dataset
 from corebp_data.idx import check_md5, md5_hex
@@ -45,10 +46,6 @@ class FetchResult:
     raw_dir: Path
     md5s: dict[str, str]
     how: dict[str, str]
-
-
-def _flag(env: str) -> bool:
-    return os.environ.get(env, "") not in ("", "0", "false", "no")
 
 
 def fix_command(ds: IdxDataset, root: Path, *, force: bool = False) -> str:
@@ -99,8 +96,8 @@ def fetch(
     ds = get_dataset(dataset)
     root = resolve_root(root)
     raw = ds.raw_dir(root)
-    offline = _flag(OFFLINE_ENV) if offline is None else offline
-    mirrors = not _flag(SKIP_MIRRORS_ENV) if mirrors is None else mirrors
+    offline = env_flag(OFFLINE_ENV) if offline is None else offline
+    mirrors = not env_flag(SKIP_MIRRORS_ENV) if mirrors is None else mirrors
     progress = sys.stderr.isatty() if progress is None else progress
     ensure_writable(raw)
 

@@ -100,8 +100,8 @@ class AdamW(Adam):
     """Adam with decoupled weight decay (`torch.optim.AdamW`): p ← p·(1 − η·λ) before the
     Adam step, instead of adding λ·p to the gradient. Default λ = 0.01, as in torch."""
 
+    torch_counterpart: ClassVar[type[torch.optim.Optimizer] | None] = torch.optim.AdamW
     decoupled_weight_decay = True
-    torch_counterpart = torch.optim.AdamW
     check_args: ClassVar = [
         {"lr": 1e-2, "eps": 1e-6},
         {"lr": 1e-2, "weight_decay": 0.1, "amsgrad": True},

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,14 +12,32 @@ import pytest
 from corebp.atomic import write_atomic, write_bytes_atomic
 
 
-def test_written_file_gets_umask_permissions_not_mkstemps_0600(tmp_path: Path):
-    old = os.umask(0o022)
+@pytest.mark.parametrize("umask", [0o022, 0o077, 0o002], ids=lambda u: f"umask={u:03o}")
+def test_written_file_gets_the_current_umask_permissions_not_mkstemps_0600(
+    tmp_path: Path, umask: int
+):
+    """Whatever umask the tests run under, and whatever it was when corebp was imported."""
+    old = os.umask(umask)
     try:
         write_bytes_atomic(tmp_path / "a.bin", b"abc")
     finally:
         os.umask(old)
     assert (tmp_path / "a.bin").read_bytes() == b"abc"
-    assert (tmp_path / "a.bin").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "a.bin").stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_a_umask_set_after_import_is_the_one_applied(tmp_path: Path):
+    script = (
+        "import os, sys; from pathlib import Path; from corebp.atomic import write_bytes_atomic; "
+        "os.umask(0o022); p = Path(sys.argv[1]); write_bytes_atomic(p, b'x'); "
+        "print(oct(p.stat().st_mode & 0o777))"
+    )
+    out = subprocess.run(
+        ["sh", "-c", 'umask 077 && exec "$0" -c "$1" "$2"', sys.executable, script,
+         str(tmp_path / "b.bin")],
+        check=True, capture_output=True, text=True,
+    ).stdout  # fmt: skip
+    assert out.strip() == "0o644"
 
 
 def test_failed_write_leaves_neither_target_nor_temporary(tmp_path: Path):

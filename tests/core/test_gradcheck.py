@@ -12,9 +12,16 @@ import typer
 from torch import Tensor
 from typer.testing import CliRunner
 
-from corebp import Dropout, Layer, Linear, MSELoss, Sequential, Sigmoid, Tanh
+from corebp import Dropout, Layer, Linear, MSELoss, Sequential, Sigmoid, Tanh, layers, losses
+from corebp.autograd_check import AutogradCheck
 from corebp.cli import check
-from corebp.gradcheck import check_layer, check_loss, compare_with_autograd, reference_gradients
+from corebp.gradcheck import (
+    check_layer,
+    check_loss,
+    compare_with_autograd,
+    is_exact,
+    reference_gradients,
+)
 from corebp.plugins import Component, Registry
 
 
@@ -117,10 +124,9 @@ def _cli() -> typer.Typer:
 def test_check_command_passes_and_lists_every_core_layer_and_loss() -> None:
     result = CliRunner().invoke(_cli(), [])
     assert result.exit_code == 0, result.output
-    for name in ("linear", "sigmoid", "tanh", "relu", "leaky_relu", "softmax", "flatten"):
-        assert f"layers  {name}" in result.output
-    for name in ("mse", "cross_entropy", "bce"):
-        assert f"losses  {name}" in result.output
+    for kind, registry in (("layers", layers.REGISTRY), ("losses", losses.REGISTRY)):
+        for name in registry:
+            assert f"{kind}  {name}" in result.output
 
 
 def test_check_command_json_float32() -> None:
@@ -176,3 +182,35 @@ def test_reference_gradients_differentiate_at_given_parameters() -> None:
     expected = torch.autograd.grad(((out - y) ** 2).sum(), [W, b])
     torch.testing.assert_close(grads["0.W"], expected[0])
     torch.testing.assert_close(grads["0.b"], expected[1])
+
+
+class Wrapper(Layer):
+    """A container that keeps its inner layer in an attribute, not in `layers`."""
+
+    def __init__(self, inner: Layer) -> None:
+        super().__init__()
+        self.inner = inner
+        self.params, self.grads = inner.params, inner.grads
+
+    def _forward(self, x: Tensor) -> tuple[Tensor, None]:
+        return self.inner.forward(x), None
+
+    def _backward(self, ctx: None, grad_output: Tensor, input_grad: bool) -> Tensor | None:
+        return self.inner.backward(grad_output, input_grad)
+
+    def reference(self, x: Tensor, params: dict[str, Tensor]) -> Tensor:
+        return self.inner.reference(x, params)
+
+
+def test_the_checker_and_the_training_check_agree_on_what_is_exact() -> None:
+    """One traversal answers "is this model's gradient exact?" for both (corebp.gradcheck)."""
+    model = Sequential(Wrapper(FeedbackAlignmentLike(5, 3)), Sigmoid())
+    assert not is_exact(model)
+    assert not check_layer(model, (4, 5)).exact_gradient
+    loss = MSELoss()
+    x, y = torch.randn(4, 5), torch.randn(4, 3)
+    loss.forward(model(x), y)
+    model.backward(loss.backward())
+    check = AutogradCheck(model, loss)
+    check.compare(0, x, y)  # a difference, expected: no AutogradMismatch
+    assert check.summary()["exact_gradient"] is False and check.within_tolerance is False

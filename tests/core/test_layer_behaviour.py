@@ -11,9 +11,11 @@ from corebp import (
     CrossEntropyLoss,
     Dropout,
     Flatten,
+    Layer,
     LeakyReLU,
     Linear,
     MSELoss,
+    Optimizer,
     ReLU,
     Sequential,
     ShapeError,
@@ -21,8 +23,11 @@ from corebp import (
     Softmax,
     StateError,
     Tanh,
+    layers,
+    losses,
 )
 from corebp.gradcheck import check_layer, compare_with_autograd
+from corebp.init import INITIALISERS
 
 
 # -- errors ---------------------------------------------------------------------------------------
@@ -59,8 +64,9 @@ def test_nested_sequential_error_names_outer_and_inner_layer() -> None:
     )
 
 
-@pytest.mark.parametrize("layer", [Linear(3, 2), Sigmoid(), Dropout(0.5), Flatten()])
-def test_backward_before_forward_is_a_state_error(layer) -> None:
+@pytest.mark.parametrize("name", sorted(layers.REGISTRY))
+def test_backward_before_forward_is_a_state_error(name: str) -> None:
+    layer, _ = layers.REGISTRY[name].example()
     with pytest.raises(StateError, match=r"backward\(\) called without a preceding forward"):
         layer.backward(torch.ones(2, 2))
 
@@ -79,8 +85,9 @@ def test_sequential_backward_before_forward_names_the_last_layer() -> None:
         model.backward(torch.ones(4, 2))
 
 
-@pytest.mark.parametrize("loss", [MSELoss(), CrossEntropyLoss(), BCELoss()], ids=repr)
-def test_loss_backward_before_forward_is_a_state_error(loss) -> None:
+@pytest.mark.parametrize("name", sorted(losses.REGISTRY))
+def test_loss_backward_before_forward_is_a_state_error(name: str) -> None:
+    loss, _ = losses.REGISTRY[name].example()
     with pytest.raises(StateError, match="without a preceding forward"):
         loss.backward()
 
@@ -94,14 +101,14 @@ def test_bad_init_name_suggests_the_nearest() -> None:
         Linear(3, 2, init="nromal")
 
 
-@pytest.mark.parametrize("init", ["normal", "uniform", "xavier", "kaiming", "lecun", "zeros"])
+@pytest.mark.parametrize("init", sorted(INITIALISERS))
 def test_every_initialiser_builds_a_linear_with_a_generator(init: str) -> None:
     gen = torch.Generator().manual_seed(0)
     layer = Linear(4, 3, init=init, generator=gen, dtype=torch.float64)
     assert layer.params["W"].shape == (4, 3) and layer.params["W"].dtype == torch.float64
 
 
-@pytest.mark.parametrize("cls", [MSELoss, CrossEntropyLoss, BCELoss])
+@pytest.mark.parametrize("cls", [losses.REGISTRY[n] for n in sorted(losses.REGISTRY)])
 def test_bad_reduction_names_the_choices(cls) -> None:
     with pytest.raises(
         ConfigError,
@@ -302,11 +309,118 @@ def test_linear_gradients_hold_on_both_product_orientations(batch: int, bias: bo
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("shape", [(32, 100), (1024, 300)])  # one block, several blocks
-def test_sigmoid_backward_is_bit_identical_to_torch_autograd(shape, dtype):
+@pytest.mark.parametrize("inplace", [False, True])
+def test_sigmoid_backward_is_bit_identical_to_torch_autograd(shape, dtype, inplace: bool):
     """So that a torch twin trained in lockstep stays on exactly the same trajectory."""
     x = torch.randn(*shape, dtype=dtype, requires_grad=True)
     g = torch.randn(*shape, dtype=dtype)
     torch.sigmoid(x).backward(g)
-    layer = Sigmoid()
+    layer = Sigmoid(inplace=inplace)
     layer(x.detach())
     assert torch.equal(layer.backward(g.clone()), x.grad)
+
+
+@pytest.mark.parametrize("inplace", [False, True])
+@pytest.mark.parametrize("shape", [(), (7,), (2, 3, 4)])
+def test_sigmoid_backward_takes_any_shape_even_0_dim(shape, inplace: bool) -> None:
+    x = torch.randn(shape, dtype=torch.float64, requires_grad=True)
+    g = torch.randn(shape, dtype=torch.float64)
+    torch.sigmoid(x).backward(g)
+    layer = Sigmoid(inplace=inplace)
+    layer(x.detach())
+    assert torch.equal(layer.backward(g.clone()), x.grad)
+
+
+def test_sigmoid_inplace_is_an_opt_in_that_reuses_the_gradients_memory() -> None:
+    x, g = torch.randn(64, 10), torch.randn(64, 10)
+    default, inplace = Sigmoid(), Sigmoid(inplace=True)
+    default(x), inplace(x)
+    kept = g.clone()
+    dx = default.backward(g)
+    assert torch.equal(g, kept) and dx.data_ptr() != g.data_ptr()
+    dx_inplace = inplace.backward(g)
+    assert dx_inplace.data_ptr() == g.data_ptr() and torch.equal(dx_inplace, dx)
+    assert repr(inplace) == "Sigmoid(inplace=True)" and repr(default) == "Sigmoid()"
+
+
+def test_sigmoid_inplace_leaves_a_gradient_it_cannot_write_into_alone() -> None:
+    layer = Sigmoid(inplace=True)
+    y = layer(torch.zeros(4, 5))
+    g = torch.ones(()).expand(4, 5)
+    torch.testing.assert_close(layer.backward(g), torch.full_like(y, 0.25))
+
+
+def test_sigmoid_inplace_must_be_a_bool() -> None:
+    with pytest.raises(ConfigError, match="Sigmoid: inplace='yes' must be true or false"):
+        Sigmoid(inplace="yes")  # type: ignore[arg-type]
+
+
+# -- errors from inside a Sequential keep their type -------------------------------------------
+class _Raises(Layer):
+    def __init__(self, error: Exception) -> None:
+        super().__init__()
+        self.error = error
+
+    def _forward(self, x: torch.Tensor) -> tuple[torch.Tensor, None]:
+        raise self.error
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"),
+        NotImplementedError("_Raises must implement _forward(x)"),
+        RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn"),
+        TypeError("unsupported operand"),
+    ],
+    ids=lambda e: type(e).__name__,
+)
+def test_sequential_keeps_the_type_of_an_error_that_is_not_about_shapes(error) -> None:
+    model = Sequential(Linear(3, 3), _Raises(error))
+    with pytest.raises(type(error)) as info:
+        model(torch.randn(2, 3))
+    assert type(info.value) is type(error)
+    assert str(info.value) == f"layer 1 (_Raises()) during forward: {error}"
+
+
+def test_sequential_keeps_a_dtype_mismatch_a_runtime_error_naming_the_layer() -> None:
+    model = Sequential(Sigmoid(), Linear(5, 4), Linear(4, 2))
+    with pytest.raises(
+        RuntimeError, match=r"^layer 1 \(Linear\(5 -> 4, bias=True\)\) during forward: .*dtype"
+    ) as info:
+        model(torch.randn(3, 5, dtype=torch.float64))
+    assert not isinstance(info.value, ShapeError)
+
+
+def test_sequential_turns_torchs_own_shape_mismatch_into_a_shape_error() -> None:
+    model = Sequential(Linear(5, 4), Sigmoid())
+    model(torch.randn(3, 5))
+    with pytest.raises(ShapeError, match=r"^layer 1 \(Sigmoid\(\)\) during backward: .*size"):
+        model.backward(torch.ones(3, 7))
+
+
+# -- .to() moves the tensors an optimizer already holds ------------------------------------------
+class _PlainSGD(Optimizer):
+    def step(self) -> None:
+        for name, p in self.params.items():
+            p.add_(self.grads[name], alpha=-self.lr)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_to_after_building_an_optimizer_keeps_it_training_the_models_tensors(dtype) -> None:
+    model = Sequential(Linear(5, 4), Sigmoid(), Sequential(Linear(4, 2)))
+    params, grads = model.params, model.grads
+    before = dict(params)
+    optimizer = _PlainSGD(model.params, model.grads, lr=0.5)
+    model.to(dtype=dtype)
+    assert model.params is params and model.grads is grads
+    assert all(model.params[n] is t for n, t in before.items())
+    loss = MSELoss()
+    x = torch.randn(8, 5, dtype=dtype)
+    start = {n: p.clone() for n, p in model.params.items()}
+    loss.forward(model(x), torch.zeros(8, 2, dtype=dtype))
+    model.backward(loss.backward())
+    optimizer.step()
+    for name, p in model.params.items():
+        assert p.dtype == dtype and optimizer.params[name] is p
+        assert not torch.equal(p, start[name]), f"{name} did not move"

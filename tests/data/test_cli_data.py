@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import pytest
-import typer
 from corebp_data import catalog
 from typer.testing import CliRunner
 
-from corebp.cli import data
+from corebp.cli import main
 from corebp.errors import DataError
 
-app = typer.Typer()
-app.add_typer(data.app, name="data")  # mounted as corebp/cli/main.py mounts it
+app = main.build()  # the `corebp` command, with the data plugin's `data` subcommand
 
 
 @pytest.fixture
@@ -41,3 +39,9 @@ def test_fetch_of_corrupt_file_fails_until_force(only_tiny, tmp_path):
 def test_fetch_help_has_examples():
     result = CliRunner().invoke(app, ["data", "fetch", "--help"])
     assert "corebp data fetch mnist --root ./data" in result.output
+
+
+def test_the_data_command_comes_from_the_data_plugin(monkeypatch):
+    monkeypatch.setenv("COREBP_PLUGINS", "optim")
+    result = CliRunner().invoke(main.build(), ["data", "fetch", "--help"])
+    assert result.exit_code != 0 and "No such command 'data'" in result.output

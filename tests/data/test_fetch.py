@@ -130,6 +130,12 @@ def test_offline_skips_mirrors_and_fallback(tiny, tmp_path, monkeypatch):
         fetch(tiny, tmp_path)
 
 
+@pytest.mark.parametrize("value", ["False", "off", "0"])
+def test_offline_switched_off_in_any_spelling_fetches(tiny, tmp_path, monkeypatch, value):
+    monkeypatch.setenv("COREBP_OFFLINE", value)
+    assert set(fetch(tiny, tmp_path).how.values()) == {"rebuilt from the test fallback"}
+
+
 def test_failing_fallback_is_reported(tmp_path):
     ds = make_tiny()
 

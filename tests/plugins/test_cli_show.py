@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from corebp.cli.main import app
+from corebp.cli.main import build
 from corebp.errors import ConfigError
 from corebp.plugins import registry
 
@@ -33,7 +33,7 @@ def _fresh_registry() -> Iterator[None]:
 
 
 def _show(*args: str) -> str:
-    result = runner.invoke(app, ["show", *args])
+    result = runner.invoke(build(), ["show", *args])
     assert result.exit_code == 0, result.output
     return result.output
 
@@ -76,7 +76,7 @@ def test_a_required_argument_shows_as_required_and_help_has_examples() -> None:
 
 
 def test_an_unknown_name_is_a_config_error_suggesting_the_nearest() -> None:
-    result = runner.invoke(app, ["show", "sdg"])
+    result = runner.invoke(build(), ["show", "sdg"])
     assert isinstance(result.exception, ConfigError)
     assert "'sdg' is not a registered component; expected one of: " in str(result.exception)
     assert "'sgd'" in str(result.exception).split("expected one of")[1]
@@ -96,7 +96,7 @@ def test_a_name_of_two_kinds_asks_for_the_kind(make_plugin: MakePlugin) -> None:
             return {"sgd": Sgd}
         """,
     )
-    result = runner.invoke(app, ["show", "sgd"])
+    result = runner.invoke(build(), ["show", "sgd"])
     assert isinstance(result.exception, ConfigError)
     assert "'sgd' names a component of several kinds (layers, optimizers)" in str(result.exception)
     assert json.loads(_show("sgd", "--kind", "optimizers", "--json"))["plugin"] == "optim"

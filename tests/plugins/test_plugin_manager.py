@@ -124,6 +124,16 @@ def test_strict_mode_turns_a_broken_plugin_into_an_error_with_the_same_message(
     )
 
 
+@pytest.mark.parametrize("value", ["off", "False", "0"])
+def test_strict_mode_switched_off_in_any_spelling_only_warns(
+    make_plugin: MakePlugin, monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    make_plugin("broken", BROKEN)
+    monkeypatch.setenv("COREBP_STRICT_PLUGINS", value)
+    with pytest.warns(RuntimeWarning, match="plugin 'broken'"):
+        load_registry()
+
+
 def test_a_registration_hook_returning_a_non_class_counts_as_a_broken_plugin(
     make_plugin: MakePlugin,
 ) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from corebp.cli.main import app
+from corebp.cli.main import build
 from corebp.errors import PluginError
 from corebp.plugins import registry
 from corebp.recipe.shipped import available_recipes, description
@@ -48,7 +48,7 @@ def _ships(make_plugin: MakePlugin, name: str, recipe: str) -> Path:
 
 
 def test_the_example_plugins_recipe_is_listed_with_its_plugin() -> None:
-    result = CliRunner().invoke(app, ["recipes"])
+    result = CliRunner().invoke(build(), ["recipes"])
     assert result.exit_code == 0, result.output
     path = available_recipes()[EXAMPLE_RECIPE].path
     line = next(x for x in result.output.splitlines() if x.startswith(EXAMPLE_RECIPE + " "))
@@ -58,7 +58,7 @@ def test_the_example_plugins_recipe_is_listed_with_its_plugin() -> None:
 
 def test_the_example_plugins_recipe_runs_by_name(tmp_path: Path) -> None:
     out = tmp_path / "run"
-    result = CliRunner().invoke(app, ["run", EXAMPLE_RECIPE, "train.epochs=1", "-o", str(out)])
+    result = CliRunner().invoke(build(), ["run", EXAMPLE_RECIPE, "train.epochs=1", "-o", str(out)])
     assert result.exit_code == 0, result.output
     assert "autograd check passed" in result.output
     resolved = (out / "recipe.yaml").read_text()

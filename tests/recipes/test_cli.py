@@ -80,7 +80,7 @@ def test_the_command_exits_2_with_the_problem_and_no_traceback(args, expected, t
 
 
 def test_check_lists_the_notebooks_as_written_rule_as_differing_not_failing():
-    result = runner.invoke(main.app, ["check", "sigmoid_as_written", "sigmoid", "--json"])
+    result = runner.invoke(main.build(), ["check", "sigmoid_as_written", "sigmoid", "--json"])
     assert result.exit_code == 0, result.output
     status = {d["name"]: d["status"] for d in json.loads(result.output)}
     assert status == {"sigmoid_as_written": "differs, as declared", "sigmoid": "ok"}

@@ -8,6 +8,8 @@ from pathlib import Path
 import matplotlib.image
 import pytest
 import torch
+from corebp_example import Lion
+from corebp_optim import SGD
 
 from corebp.autograd_check import AutogradCheck, AutogradMismatch, TorchTwin
 from corebp.errors import ConfigError
@@ -103,12 +105,18 @@ def test_the_torch_twin_trains_to_the_same_weights_and_accuracy(synthetic_recipe
     assert twin["test_accuracy"] == pytest.approx(summary["test_accuracy"], abs=0.5)
 
 
-def test_a_twin_needs_an_optimizer_torch_optim_has():
+def test_a_twin_needs_an_optimizer_that_declares_a_torch_counterpart():
     model, loss = Sequential(Linear(4, 2)), MSELoss()
-    with pytest.raises(ConfigError, match=r"optimizer 'lion' has no torch\.optim counterpart"):
-        TorchTwin(model, loss, "lion", {}, lr=0.1)
+    with pytest.raises(ConfigError, match=r"optimizer Lion declares no torch\.optim counterpart"):
+        TorchTwin(model, loss, Lion, {}, lr=0.1)
     with pytest.raises(ConfigError, match=r"torch\.optim\.SGD takes no betas"):
-        TorchTwin(model, loss, "sgd", {"betas": [0.9, 0.99]}, lr=0.1)
+        TorchTwin(model, loss, SGD, {"betas": [0.9, 0.99]}, lr=0.1)
+
+
+def test_loading_a_recipe_rejects_a_twin_the_optimizer_cannot_have(synthetic_recipe: Path):
+    with pytest.raises(ConfigError, match=r"optimizer Lion declares no torch\.optim counterpart"):
+        load_recipe(str(synthetic_recipe), ["optimizer.type=lion", "checks.autograd.twin=true"])
+    load_recipe(str(synthetic_recipe), ["optimizer.type=lion"])  # without the twin: fine
 
 
 def test_the_as_written_rule_differs_from_autograd_and_is_reported_not_fatal(
@@ -137,4 +145,17 @@ def test_a_wrong_backward_stops_training_with_the_step_and_parameter():
     loss.forward(model.forward(x), y)
     model.backward(loss.backward(), input_grad=False)
     with pytest.raises(AutogradMismatch, match=r"step 7, parameter '0\.W'"):
-        AutogradCheck(model, loss)(7, x, y, lr=0.1)
+        AutogradCheck(model, loss).compare(7, x, y)
+
+
+def test_the_run_draws_and_shows_the_numeric_metrics_the_recipe_lists(
+    synthetic_recipe: Path, tmp_path: Path
+):
+    metrics = "metrics=[{type: top_k_accuracy, k: 2}, per_class_accuracy]"
+    loaded = load_recipe(str(synthetic_recipe), [metrics, "train.epochs=1"])
+    run_recipe(loaded, tmp_path / "run")
+    pictures = {p.name for p in (tmp_path / "run").glob("*.png")}
+    assert pictures == {"top_k_accuracy.png", "weights.png"}
+    trainer = Trainer(loaded, progress="log")
+    trainer.train_epoch(0)
+    assert set(trainer._live()) == {"top_k_accuracy"}

@@ -141,7 +141,8 @@ class InPlaceTanh(Layer):
 
 
 class StuckBufferScale(Scale):
-    """Keeps a running mean of its input that `.to()` leaves behind."""
+    """Keeps a running mean of its input in an attribute, not a buffer: `.to()` and
+    checkpoints leave it behind."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -150,6 +151,26 @@ class StuckBufferScale(Scale):
     def _forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         self.running_mean = self.running_mean.to(x.dtype) * 0.9 + 0.1 * x.mean(0)
         return super()._forward(x)
+
+
+class RunningMeanScale(Scale):
+    """Keeps a running mean of its input in a buffer, updated by training forwards only;
+    with `always`, eval-mode forwards update it too."""
+
+    always = False
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.add_buffer("running_mean", torch.zeros(5))
+
+    def _forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        if self.training or self.always:
+            self.buffers["running_mean"].mul_(0.9).add_(x.mean(0), alpha=0.1)
+        return super()._forward(x)
+
+
+class EvalUpdatingScale(RunningMeanScale):
+    always = True
 
 
 class DriftingSGD(SGD):
@@ -221,7 +242,14 @@ def _failure(cls: type) -> str:
         (
             StuckBufferScale,
             "layer StuckBufferScale",
-            ".to(dtype) moves every parameter, gradient and buffer with {}: running_mean is",
+            "buffers are registered and change only in a training forward with {}: keeps the "
+            "tensor attribute 'running_mean' outside params and buffers",
+        ),
+        (
+            EvalUpdatingScale,
+            "layer EvalUpdatingScale",
+            "buffers are registered and change only in a training forward with {}: "
+            "buffers['running_mean'] changed during an eval-mode forward",
         ),
         (
             DriftingSGD,
@@ -247,7 +275,9 @@ def test_a_broken_component_fails_naming_itself_and_the_property(broken, subject
     assert message.startswith(f"{subject} failed ")
 
 
-@pytest.mark.parametrize("fine", [Softplus, Scale, SGD, Accuracy, SyntheticSource])
+@pytest.mark.parametrize(
+    "fine", [Softplus, Scale, RunningMeanScale, SGD, Accuracy, SyntheticSource]
+)
 def test_the_correct_counterparts_pass(fine: type) -> None:
     assert_conforms(fine)
 

@@ -1,4 +1,5 @@
-"""`corebp data`: get and verify dataset files (the data plugin does the work)."""
+"""`corebp data`: get and verify dataset files; added to the `corebp` command by this plugin's
+`corebp_register_commands` hook."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from corebp.errors import PluginError
+from corebp_data.fetch import fetch as fetch_files
 
 app = typer.Typer(
     help="Get and verify dataset files.",
@@ -47,13 +48,6 @@ def fetch(
 
       corebp data fetch mnist --force        # replace a corrupt file
     """
-    try:
-        from corebp_data.fetch import fetch as fetch_files
-    except ImportError as e:
-        raise PluginError(
-            f"`corebp data fetch` needs the corebp data plugin (corebp_data), which is not "
-            f"importable ({e}). Fix: reinstall corebp, or check COREBP_PLUGINS."
-        ) from e
     result = fetch_files(name, root, force=force, mirrors=False if skip_mirrors else None)
     typer.echo(f"{result.dataset.title} in {result.raw_dir}")
     for file, md5 in result.md5s.items():
