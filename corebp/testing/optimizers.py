@@ -23,9 +23,9 @@ from corebp.optimizer import Optimizer
 from corebp.testing.core import Check, coverage_check, expect
 
 SHAPES = {"W": (7, 5), "b": (5,)}
-STEPS = 30
+STEPS = 100
 #: Where the state_dict round trip saves and resumes.
-RESUME_AT = 12
+RESUME_AT = 40
 TORCH_RTOL = 1e-12
 
 
