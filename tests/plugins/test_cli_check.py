@@ -7,9 +7,12 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from corebp.cli import main
+
+pytestmark = pytest.mark.usefixtures("fresh_registry")
 
 MakePlugin = Callable[[str, str], Path]  # the `make_plugin` fixture of conftest.py
 

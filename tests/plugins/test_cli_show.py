@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib.metadata as md
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -12,7 +12,6 @@ from typer.testing import CliRunner
 
 from corebp.cli.main import build
 from corebp.errors import ConfigError
-from corebp.plugins import registry
 
 MakePlugin = Callable[[str, str], Path]  # the `make_plugin` fixture of conftest.py
 runner = CliRunner()
@@ -25,11 +24,7 @@ SGD_DEFAULTS = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _fresh_registry() -> Iterator[None]:
-    registry.cache_clear()
-    yield
-    registry.cache_clear()
+pytestmark = pytest.mark.usefixtures("fresh_registry")
 
 
 def _show(*args: str) -> str:

@@ -6,7 +6,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -14,19 +14,14 @@ from typer.testing import CliRunner
 
 from corebp.cli.main import build
 from corebp.errors import PluginError
-from corebp.plugins import registry
 from corebp.recipe.shipped import available_recipes, description
 
 MakePlugin = Callable[[str, str], Path]  # the `make_plugin` fixture of conftest.py
 EXAMPLE_RECIPE = "spirals-swish-lion"
 
 
-@pytest.fixture(autouse=True)
-def _fresh_registry() -> Iterator[None]:
-    """Recipes come from the cached registry: reload it around each test."""
-    registry.cache_clear()
-    yield
-    registry.cache_clear()
+# Recipes come from the cached registry: reload it around each test.
+pytestmark = pytest.mark.usefixtures("fresh_registry")
 
 
 def _ships(make_plugin: MakePlugin, name: str, recipe: str) -> Path:
