@@ -107,6 +107,12 @@ def _shown(args: dict[str, Any]) -> str:
     return ", ".join(f"{k}={v!r}" for k, v in args.items()) or "(defaults)"
 
 
+def _named(outcome: Outcome) -> str:
+    """'name', or 'name (arguments)' off the defaults."""
+    name = outcome.component.name
+    return f"{name} ({_shown(outcome.args)})" if outcome.args else name
+
+
 def _worst(outcome: Outcome) -> str:
     if outcome.report is None:
         return outcome.skipped or outcome.error or ""
@@ -170,14 +176,8 @@ def command(
             typer.echo("  ".join([*map(str.ljust, row[:-1], widths), row[-1]]))
         for o in outcomes:
             if o.report is not None and not o.report.passed:
-                typer.echo(f"\n{o.component.name} ({_shown(o.args)}): {o.report}")
-    failed = list(
-        dict.fromkeys(
-            f"{o.component.name} ({_shown(o.args)})" if o.args else o.component.name
-            for o in outcomes
-            if o.failed
-        )
-    )
+                typer.echo(f"\n{_named(o)}: {o.report}")
+    failed = list(dict.fromkeys(_named(o) for o in outcomes if o.failed))
     if failed:
         if not as_json:
             typer.echo(f"\nfailed: {', '.join(failed)}", err=True)
