@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 import pluggy
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import typer
     from torch import Tensor
 
@@ -105,6 +107,11 @@ def corebp_register_data_sources() -> dict[str, type[DataSource]]:
 @hookspec
 def corebp_register_loggers() -> dict[str, type[Logger]]:
     """Return the loggers (metric sinks a recipe lists in output.loggers) this plugin provides."""
+
+
+@hookspec
+def corebp_recipe_files() -> list[Path]:
+    """Return the recipe YAML files this plugin ships; each runs by its file name without .yaml."""
 
 
 @hookspec

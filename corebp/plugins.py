@@ -100,6 +100,26 @@ class Registry:
             f"expected one of: {choices}.{did_you_mean(name, found)}"
         )
 
+    def find(self, name: str, kind: str | None = None) -> Component:
+        """The component registered as `name` (under `kind`, or under whichever kind has it)."""
+        if kind is not None:
+            self.get(kind, name)
+            return self.components[kind][name]
+        found = [c[name] for c in self.components.values() if name in c]
+        if len(found) > 1:
+            kinds = ", ".join(c.kind for c in found)
+            raise ConfigError(
+                f"{name!r} names a component of several kinds ({kinds}); say which one, "
+                f"e.g. `corebp show {name} --kind {found[0].kind}`."
+            )
+        if not found:
+            known = sorted({n for c in self.components.values() for n in c})
+            raise ConfigError(
+                f"{name!r} is not a registered component; expected one of: "
+                f"{', '.join(known)}.{did_you_mean(name, known)}"
+            )
+        return found[0]
+
     def names(self, kind: str) -> list[str]:
         """The registered names of one kind, sorted."""
         return sorted(self._kind(kind))

@@ -11,7 +11,7 @@ import warnings
 
 import typer
 
-from corebp.cli import check, export, plugins, predict, recipes, resume, run, validate
+from corebp.cli import check, export, plugins, predict, recipes, resume, run, show, validate
 from corebp.cli import eval as eval_
 from corebp.env import env_flag
 from corebp.errors import CorebpError, Diverged
@@ -40,8 +40,8 @@ def build() -> typer.Typer:
     app = typer.Typer(
         name="corebp",
         help="corebp: neural networks with hand-written backward passes.\n\n"
-        "Run recipes, validate them, check gradients, list plugins, and evaluate, predict with "
-        "or export a finished run; plugins add more "
+        "Run recipes, validate them, check gradients, list plugins and show components, and "
+        "evaluate, predict with or export a finished run; plugins add more "
         "commands (the data plugin: `corebp data fetch`).",
         no_args_is_help=True,
         add_completion=False,
@@ -58,6 +58,7 @@ def build() -> typer.Typer:
     app.command("eval")(eval_.command)
     app.command("predict")(predict.command)
     app.command("export")(export.command)
+    app.command("show")(show.command)
     with warnings.catch_warnings():
         # A plugin that fails to load is reported when a command loads the registry.
         warnings.simplefilter("ignore", RuntimeWarning)

@@ -43,6 +43,8 @@ class IdxImageSource(InMemorySource):
     """
 
     dataset_key: ClassVar[str]
+    #: For corebp's conformance kit: the files must be there already (fetch them first).
+    check_args: ClassVar = [{"download": False, "flatten": False, "pad": 2}]
 
     def __init__(
         self,
