@@ -178,6 +178,7 @@ CASES = (
     + [pytest.param(["validate", "{r}", o], k, id=f"name:{o}") for o, k in UNKNOWN_NAMES]
     + [pytest.param(["run", "{r}", o], k, id=f"override:{o[:40]}") for o, k in OVERRIDE_SYNTAX]
     + [pytest.param(["run", "{r}", o], k, id=f"shape:{o}") for o, k in MODEL_SHAPES]
+    + [pytest.param(["validate", "{r}", o], k, id=f"validate-shape:{o}") for o, k in MODEL_SHAPES]
     + [
         pytest.param(["run", "{r}", "-o", f"{{d}}/{o}"], k, id=f"out:{o[:20]}")
         for o, k in OUTPUT_DIRS
