@@ -144,6 +144,23 @@ def test_sigint_stops_after_the_step_names_the_resume_command_and_resumes_exactl
     assert_same_run(out, tmp_path / "whole")
 
 
+def test_a_second_sigint_stops_at_once_keeping_the_last_checkpoint(recipe, tmp_path):
+    out = tmp_path / "stopped"
+    stopped = stopped_run("INT,INT", 17, recipe, out)  # the second arrives within step 18
+    assert stopped.returncode == 130
+    assert "Traceback" not in stopped.stderr
+    assert stopped.stderr.strip().splitlines()[-1] == (
+        "corebp: stopped at once by a second SIGINT; the last checkpoint stays; "
+        f"continue with: corebp resume {out}"
+    )
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "interrupted" and "second SIGINT" in summary["error"]
+    assert torch.load(out / "checkpoint.pt", weights_only=True)["step"] == 15  # every 3 updates
+    resume_run(out)
+    run_recipe(load_recipe(str(recipe)), tmp_path / "whole")
+    assert_same_run(out, tmp_path / "whole")
+
+
 def test_sigterm_exits_143_with_a_checkpoint(recipe, tmp_path):
     stopped = stopped_run("TERM", 12, recipe, tmp_path / "run")  # the last step of epoch 1
     assert stopped.returncode == 143
