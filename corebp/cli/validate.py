@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import torch
 import typer
 
 from corebp.plugins import registry
 from corebp.recipe import DEFAULT_RECIPE, load_recipe
-from corebp.trainer import build_model
+from corebp.trainer import Trainer
 
 
 def command(
@@ -22,10 +21,11 @@ def command(
         typer.Argument(help="dotted.key=value overrides, checked after merging."),
     ] = None,
 ) -> None:
-    """Check a recipe: schema, registered names, component arguments; then build its model.
+    """Check a recipe as `run` does before it writes anything: schema, registered names,
+    component arguments; then build its data source and model and push one example through.
 
     Every problem is reported at once (dotted key, bad value, what was expected, nearest
-    valid name) and the exit code is 2. The data is not loaded.
+    valid name) and the exit code is 2. Nothing is trained and no file is written.
 
     Examples:
 
@@ -34,9 +34,10 @@ def command(
       corebp validate my-recipe.yaml optimizer.lr=0.05 train.epochs=1
     """
     loaded = load_recipe(recipe, list(overrides or []))
-    reg = registry()
-    torch.manual_seed(loaded.recipe.train.seed)
-    model, loss, optimizer = build_model(loaded.recipe, reg)
+    trainer = Trainer(loaded, registry(), progress="log")
     typer.echo(f"{loaded.name}: valid ({loaded.path})")
-    typer.echo(f"model: {model!r}")
-    typer.echo(f"loss: {loss!r}; optimizer: {optimizer!r}; data: {loaded.recipe.data.source}")
+    typer.echo(f"model: {trainer.model!r}")
+    typer.echo(
+        f"loss: {trainer.loss!r}; optimizer: {trainer.optimizer!r}; "
+        f"data: {loaded.recipe.data.source}"
+    )

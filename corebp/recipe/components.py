@@ -64,8 +64,12 @@ def _arguments_model(cls: type[object], kind: str) -> tuple[type[BaseModel], tup
     return model, tuple(fields)
 
 
-def check_arguments(kind: str, cls: type, args: dict[str, Any], key: str) -> list[str]:
-    """Problems with `args` for `cls` (a `kind` component at recipe key `key`), one per line."""
+def check_arguments(
+    kind: str, cls: type, args: dict[str, Any], key: str
+) -> tuple[list[str], dict[str, Any]]:
+    """Problems with `args` for `cls` (a `kind` component at recipe key `key`), one per line,
+    and the validated arguments (converted to the annotated types: `"0.5"` for a float is
+    0.5) to build it from; with problems, the arguments are returned as given."""
     model, names = _arguments_model(cls, kind)
     problems = []
     rest = {}
@@ -78,13 +82,14 @@ def check_arguments(kind: str, cls: type, args: dict[str, Any], key: str) -> lis
         else:
             rest[name] = value
     try:
-        model.model_validate(rest)
+        validated = model.model_validate(rest)
     except ValidationError as e:
         for err in e.errors():
             problems.append(
                 describe_validation_error(err, key, names, f"an argument of {cls.__name__}")
             )
-    return problems
+        return problems, args
+    return problems, (args if problems else {k: getattr(validated, k) for k in rest})
 
 
 def build(cls: type, args: dict[str, Any], key: str, **supplied: Any) -> Any:

@@ -7,6 +7,7 @@ component arguments, errors raised by the constructors of the layers, loss and o
 
 from __future__ import annotations
 
+import copy
 import math
 import types
 import typing
@@ -106,15 +107,18 @@ def apply_overrides(cfg: DictConfig, overrides: Sequence[str], source: str) -> d
 def validate_recipe(raw: dict[str, Any], source: str, reg: Registry | None = None) -> Recipe:
     """Validate plain recipe data against the schema and the registered components."""
     reg = registry() if reg is None else reg
+    component_problems, validated = _component_problems(raw, reg)
     problems: list[str] = []
     recipe = None
     try:
-        recipe = Recipe.model_validate(raw)
+        recipe = Recipe.model_validate(validated)
     except ValidationError as e:
         problems += _schema_problems(e)
     reported = {p.split(":", 1)[0] for p in problems}
-    problems += [p for p in _non_finite_problems(raw) if p.split(":", 1)[0] not in reported]
-    problems += _component_problems(raw, reg)
+    # Of `raw` and of `validated`: a quoted "nan" is a string before and a float after.
+    non_finite = _non_finite_problems(raw) + _non_finite_problems(validated)
+    problems += [p for p in dict.fromkeys(non_finite) if p.split(":", 1)[0] not in reported]
+    problems += component_problems
     raise_problems(problems, source)
     assert recipe is not None  # no problems means the schema validated
     return recipe
@@ -180,8 +184,9 @@ def _model_in(annotation: Any) -> type[BaseModel] | None:
 CONSTRUCTED = ("layers", "losses", "optimizers")
 
 
-def _component_problems(raw: dict[str, Any], reg: Registry) -> list[str]:
-    """Unregistered names, bad arguments and constructor errors, for every component named.
+def _component_problems(raw: dict[str, Any], reg: Registry) -> tuple[list[str], dict[str, Any]]:
+    """Unregistered names, bad arguments and constructor errors, for every component named;
+    and a copy of `raw` with the arguments as validated (see `check_arguments`).
 
     The layers, loss and optimizer whose arguments check out are built (the optimizer over
     the parameters of the layers that could be built), so that every error a constructor
@@ -211,6 +216,7 @@ def _component_problems(raw: dict[str, Any], reg: Registry) -> list[str]:
             args["root"] = data["root"]
         specs.append(("data_sources", "data", {"type": data["source"], **args}))
 
+    validated = copy.deepcopy(raw)
     problems = []
     params: dict[str, torch.Tensor] = {}
     grads: dict[str, torch.Tensor] = {}
@@ -228,8 +234,10 @@ def _component_problems(raw: dict[str, Any], reg: Registry) -> list[str]:
                 continue
             args = {k: v for k, v in spec.items() if k != "type"}
             arg_key = key if kind != "data_sources" else "data.args"
-            arg_problems = check_arguments(kind, cls, args, arg_key)
+            arg_problems, args = check_arguments(kind, cls, args, arg_key)
             problems += arg_problems
+            if not arg_problems:
+                _set_arguments(validated, key, args)
             if kind == "optimizers" and not arg_problems and _wants_twin(raw):
                 problems += twin_problems(cls, {k: v for k, v in args.items() if k != "lr"})
             if arg_problems or kind not in CONSTRUCTED:
@@ -245,7 +253,24 @@ def _component_problems(raw: dict[str, Any], reg: Registry) -> list[str]:
                 for name, p, g in component.named_params():
                     params[f"{index}.{name}"] = p
                     grads[f"{index}.{name}"] = g
-    return problems
+    return problems, validated
+
+
+def _set_arguments(raw: dict[str, Any], key: str, args: dict[str, Any]) -> None:
+    """Put the validated arguments `args` of the component at `key` (as `_component_problems`
+    names it) into `raw`, where it gave them; a data source's `root` stays in `data.root`."""
+    section, _, index = key.partition(".")
+    if section == "data":
+        spec, field = raw["data"], "args"
+        args = {k: v for k, v in args.items() if k != "root"}
+    elif index:
+        spec, field = raw[section][int(index)], None
+    else:
+        spec, field = raw[section], None
+    if field is not None and isinstance(spec.get(field), dict):
+        spec[field] = args
+    elif field is None and isinstance(spec, dict):
+        spec.update(args)
 
 
 def _wants_twin(raw: dict[str, Any]) -> bool:

@@ -44,6 +44,19 @@ def test_validate_raises_one_config_error_for_a_bad_value():
     assert "optimizer.lr: 'abc' is not a valid number" in str(result.exception)
 
 
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        ("model.2.in_features=50", "layer 2"),  # 784→100 then 50→10: the widths do not chain
+        ("model.2.out_features=9", "the data has 10 classes"),
+    ],
+)
+def test_validate_pushes_one_mnist_example_through_the_model_as_run_does(override, expected):
+    result = runner.invoke(app, ["validate", "mnist-784-100-10", override])
+    assert isinstance(result.exception, ConfigError), result.output
+    assert expected in str(result.exception)
+
+
 def test_run_takes_overrides_without_a_recipe_name_and_writes_the_run(
     synthetic_recipe: Path, tmp_path: Path
 ):

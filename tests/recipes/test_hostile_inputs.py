@@ -46,6 +46,12 @@ NUMBERS = [
     "model.2.p",
 ]
 NON_FINITE = [(f"{key}={v}", key) for key in NUMBERS for v in (".nan", ".inf", "-.inf")]
+# Quoted: strings that the arguments' float annotations turn into non-finite numbers.
+NON_FINITE += [
+    (f"{key}={v}", key)
+    for key in ("optimizer.lr", "optimizer.momentum", "data.args.noise", "model.2.p")
+    for v in ("'nan'", '"inf"', "'-1e400'")
+]
 
 OUT_OF_RANGE = [
     ("train.epochs=0", "train.epochs"),
@@ -161,6 +167,11 @@ RECIPE_FILES = [
     ("long-value.yaml", RECIPE.replace("lr: 0.1", "lr: '" + "x" * 100_000 + "'"), "optimizer"),
     ("many.yaml", RECIPE + "".join(f"junk{i}: 1\n" for i in range(1000)), "and 970 more"),
     ("aliases.yaml", RECIPE + ALIASES, "YAML node expansion exceeds"),
+    (
+        "quoted-nan.yaml",
+        RECIPE.replace("lr: 0.1", "lr: 'nan'"),
+        "optimizer.lr: nan is not a finite",
+    ),
     ("nomodel.yaml", RECIPE.split("loss:")[1].join(["loss:", ""]), "model"),
 ]
 
@@ -178,6 +189,7 @@ CASES = (
     + [pytest.param(["validate", "{r}", o], k, id=f"name:{o}") for o, k in UNKNOWN_NAMES]
     + [pytest.param(["run", "{r}", o], k, id=f"override:{o[:40]}") for o, k in OVERRIDE_SYNTAX]
     + [pytest.param(["run", "{r}", o], k, id=f"shape:{o}") for o, k in MODEL_SHAPES]
+    + [pytest.param(["validate", "{r}", o], k, id=f"validate-shape:{o}") for o, k in MODEL_SHAPES]
     + [
         pytest.param(["run", "{r}", "-o", f"{{d}}/{o}"], k, id=f"out:{o[:20]}")
         for o, k in OUTPUT_DIRS

@@ -130,3 +130,14 @@ def test_notebook_weights_are_torch_randn_in_the_notebooks_order():
     torch.manual_seed(0)
     W1, W2 = torch.randn(784, 100), torch.randn(100, 10)
     assert torch.equal(model.params["0.W"], W1) and torch.equal(model.params["2.W"], W2)
+
+
+def test_components_are_built_from_the_validated_arguments_not_the_raw_strings():
+    loaded = load_recipe(
+        "mnist-784-100-10", ['optimizer.lr="0.05"', "model.0.in_features='784'", "loss.scale=1"]
+    )
+    assert loaded.recipe.optimizer.args["lr"] == 0.05
+    assert loaded.recipe.model[0].args["in_features"] == 784
+    _, loss, optimizer = build_model(loaded.recipe, registry())
+    assert optimizer.lr == 0.05 and isinstance(optimizer.lr, float)
+    assert isinstance(loss.scale, float)

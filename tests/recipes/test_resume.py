@@ -35,6 +35,10 @@ metrics: [loss, accuracy]
 output: {progress: log, plots: false, checkpoint_every: 3}
 """
 STEPS = 3 * 13  # 3 epochs of ceil(200 / 16) updates
+# With buffers: BatchNorm1d's running_mean, running_var and num_batches_tracked.
+BN_RECIPE = RECIPE.replace(
+    "  - {type: relu}\n", "  - {type: batch_norm1d, num_features: 16}\n  - {type: relu}\n", 1
+)
 STOP = Path(__file__).with_name("stop_at_step.py")
 
 
@@ -60,6 +64,9 @@ def assert_same_run(resumed: Path, uninterrupted: Path) -> None:
     assert a["step"] == b["step"] == STEPS
     for name, p in b["model"].items():
         assert torch.equal(a["model"][name], p), name
+    assert a["buffers"].keys() == b["buffers"].keys()
+    for name, t in b["buffers"].items():
+        assert torch.equal(a["buffers"][name], t), name
     assert a["optimizer"]["lr"] == b["optimizer"]["lr"]
     for name, buffers in b["optimizer"]["state"].items():
         for key, t in buffers.items():
@@ -89,6 +96,26 @@ def test_a_run_killed_at_a_random_step_resumes_bit_identical(dtype, recipe, tmp_
     assert_same_run(tmp_path / "killed", tmp_path / "whole")
 
 
+def test_a_batchnorm_run_killed_mid_epoch_resumes_with_bit_identical_running_statistics(
+    tmp_path,
+):
+    recipe = tmp_path / "bn.yaml"
+    recipe.write_text(BN_RECIPE)
+    step = random.choice([s for s in range(3, STEPS - 1) if s % 13 not in (0, 12)])  # mid-epoch
+    killed = stopped_run("KILL", step, recipe, tmp_path / "killed")
+    assert killed.returncode == -9, (step, killed.stderr)
+    run_recipe(load_recipe(str(recipe)), tmp_path / "whole")
+    resume_run(tmp_path / "killed")
+    assert_same_run(tmp_path / "killed", tmp_path / "whole")
+    buffers = torch.load(tmp_path / "whole" / "checkpoint.pt", weights_only=True)["buffers"]
+    assert {k.split(".", 1)[1] for k in buffers} == {
+        "running_mean",
+        "running_var",
+        "num_batches_tracked",
+    }
+    assert buffers["1.num_batches_tracked"].item() == STEPS
+
+
 def test_sigint_stops_after_the_step_names_the_resume_command_and_resumes_exactly(recipe, tmp_path):
     out = tmp_path / "stopped"
     stopped = stopped_run("INT", 17, recipe, out)  # mid-epoch: epoch 2 has 13..25
@@ -113,6 +140,23 @@ def test_sigint_stops_after_the_step_names_the_resume_command_and_resumes_exactl
     )
     assert resumed.returncode == 0, resumed.stderr
     assert f"run directory: {out}" in resumed.stdout
+    run_recipe(load_recipe(str(recipe)), tmp_path / "whole")
+    assert_same_run(out, tmp_path / "whole")
+
+
+def test_a_second_sigint_stops_at_once_keeping_the_last_checkpoint(recipe, tmp_path):
+    out = tmp_path / "stopped"
+    stopped = stopped_run("INT,INT", 17, recipe, out)  # the second arrives within step 18
+    assert stopped.returncode == 130
+    assert "Traceback" not in stopped.stderr
+    assert stopped.stderr.strip().splitlines()[-1] == (
+        "corebp: stopped at once by a second SIGINT; the last checkpoint stays; "
+        f"continue with: corebp resume {out}"
+    )
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "interrupted" and "second SIGINT" in summary["error"]
+    assert torch.load(out / "checkpoint.pt", weights_only=True)["step"] == 15  # every 3 updates
+    resume_run(out)
     run_recipe(load_recipe(str(recipe)), tmp_path / "whole")
     assert_same_run(out, tmp_path / "whole")
 
