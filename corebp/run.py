@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from corebp.plots import plot_curves, plot_weight_grid
 from corebp.plugins import Registry, registry
@@ -13,12 +13,16 @@ from corebp.recipe.load import LoadedRecipe
 from corebp.rundir import RunDir, default_run_dir, provenance
 from corebp.trainer import Trainer
 
+if TYPE_CHECKING:
+    from corebp.distributed import DataParallel
+
 
 def run_recipe(
     loaded: LoadedRecipe,
     output_dir: Path | None = None,
     progress: str | None = None,
     reg: Registry | None = None,
+    parallel: DataParallel | None = None,
 ) -> tuple[Path, dict[str, Any]]:
     """Train `loaded` and write its run directory; returns (directory, summary).
 
@@ -26,12 +30,13 @@ def run_recipe(
     the directory is created. summary.json says `"status": "completed"`; when training
     fails (or is interrupted) after that, it is still written, with `"status": "failed"`
     (or `"interrupted"`), the `error` and the epochs completed, and the error is re-raised.
+    In a data-parallel run (`parallel`) only rank 0 writes; every rank returns its path.
     """
     reg = registry() if reg is None else reg
-    trainer = Trainer(loaded, reg, progress=progress)
+    trainer = Trainer(loaded, reg, progress=progress, parallel=parallel)
     out = loaded.recipe.output
     path = output_dir or (Path(out.dir) if out.dir else default_run_dir(loaded.name))
-    run = RunDir(path)
+    run = RunDir(path) if parallel is None else parallel.run_dir(path)
     header = f"# {loaded.name}, resolved (overrides: {' '.join(loaded.overrides) or 'none'})\n"
     run.yaml("recipe.yaml", loaded.resolved(), header)
     run.json(
@@ -45,6 +50,7 @@ def run_recipe(
             dtype=loaded.recipe.train.dtype,
             plugins=reg.plugins,
             data=trainer.data.provenance(),
+            processes=parallel.describe() if parallel is not None else {"world_size": 1},
         ),
     )
     started = time.perf_counter()

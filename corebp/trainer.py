@@ -15,7 +15,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor
@@ -31,6 +31,9 @@ from corebp.recipe.components import build
 from corebp.recipe.load import LoadedRecipe
 from corebp.recipe.schema import Recipe
 from corebp.sequential import Sequential
+
+if TYPE_CHECKING:
+    from corebp.distributed import DataParallel
 
 EpochCallback = Callable[[dict[str, Any]], object]
 
@@ -91,17 +94,28 @@ def build_model(
 
 
 class Trainer:
-    """Everything one recipe run needs, built and checked up front."""
+    """Everything one recipe run needs, built and checked up front.
+
+    With `parallel` (a torchrun launch, see `corebp.distributed`) this process trains on its
+    shard of every batch, its gradients are all-reduced after the backward, and only rank 0
+    evaluates and prints.
+    """
 
     def __init__(
-        self, loaded: LoadedRecipe, reg: Registry | None = None, progress: str | None = None
+        self,
+        loaded: LoadedRecipe,
+        reg: Registry | None = None,
+        progress: str | None = None,
+        parallel: DataParallel | None = None,
     ) -> None:
         reg = registry() if reg is None else reg
         recipe = loaded.recipe
         self.name = loaded.name
         self.recipe = recipe
         self.registry = reg
-        self.device = resolve_device(recipe.train.device)
+        self.parallel = parallel
+        self.writes = parallel is None or parallel.writes
+        self.device = resolve_device(recipe.train.device) if parallel is None else parallel.device
         self.dtype = getattr(torch, recipe.train.dtype)
         self.flush_denormal = self.device.type == "cpu" and recipe.train.flush_denormal
         seed = recipe.train.seed
@@ -117,6 +131,10 @@ class Trainer:
             seed=seed,
             validation_split=d.validation_split,
         )
+        self._shard: dict[str, Any] = {}
+        if parallel is not None:
+            parallel.check_source(self.data.batches, "data.source")
+            self._shard = {"shard": parallel.shard}
         n_train = self.data.num_examples("train")
         round_ = math.floor if d.drop_last else math.ceil
         self.steps_per_epoch = round_(n_train / d.batch_size)
@@ -127,6 +145,8 @@ class Trainer:
         # then moved, so they are the same numbers on every device and dtype.
         torch.manual_seed(seed)
         self.model, self.loss, self.optimizer = build_model(recipe, reg, self.device, self.dtype)
+        if parallel is not None:
+            parallel.attach(recipe, self.model, self.loss)
         self.schedule = None
         if recipe.schedule is not None:
             self.schedule = build(
@@ -154,6 +174,8 @@ class Trainer:
         # Hooks are looked up once; a hook nothing implements is not called at all.
         run: TrainingRun = self
         self.events = reg.run_events(run)
+        if parallel is not None:  # last: every tryfirst hook sees this rank's own gradients
+            self.events.register(parallel, name="core/DataParallel")
         self._hooks = {
             name: getattr(self.events.hook, name)
             for name in (
@@ -167,7 +189,8 @@ class Trainer:
             if getattr(self.events.hook, name).get_hookimpls()
         }
         mode = recipe.output.progress if progress is None else progress
-        self.progress = ProgressBar(self.steps_per_epoch, self._live) if wants_bar(mode) else None
+        bar = self.writes and wants_bar(mode)
+        self.progress = ProgressBar(self.steps_per_epoch, self._live) if bar else None
 
     # -- building blocks ------------------------------------------------------------------
     def new_metrics(self) -> dict[str, Metric]:
@@ -218,6 +241,7 @@ class Trainer:
             shuffle=d.shuffle,
             drop_last=d.drop_last,
             generator=self.generator,
+            **self._shard,
         )
         step = self.step
         for x, y in batches:
@@ -275,7 +299,7 @@ class Trainer:
 
     def _fit(self, on_epoch_end: EpochCallback | None) -> dict[str, Any]:
         epochs = self.recipe.train.epochs
-        eval_splits = [s for s in ("val", "test") if s in self.data.splits()]
+        eval_splits = [s for s in ("val", "test") if self.writes and s in self.data.splits()]
         self._call("corebp_run_start")
         started = time.perf_counter()
         for epoch in range(epochs):
@@ -300,7 +324,7 @@ class Trainer:
             line = epoch_line(epoch, epochs, row)
             if self.progress is not None:
                 self.progress.end(line)
-            else:
+            elif self.writes:
                 print(line, file=sys.stderr, flush=True)
         summary = self.summary(time.perf_counter() - started)
         self._call("corebp_run_end", summary=summary)

@@ -7,6 +7,8 @@ from typing import Annotated
 import torch
 import typer
 
+from corebp.distributed import problems, world_size
+from corebp.errors import ConfigError
 from corebp.plugins import registry
 from corebp.recipe import DEFAULT_RECIPE, load_recipe
 from corebp.trainer import build_model
@@ -25,7 +27,8 @@ def command(
     """Check a recipe: schema, registered names, component arguments; then build its model.
 
     Every problem is reported at once (dotted key, bad value, what was expected, nearest
-    valid name) and the exit code is 2. The data is not loaded.
+    valid name) and the exit code is 2. The data is not loaded. Under torchrun it also
+    checks that the recipe can train data-parallel over that many processes.
 
     Examples:
 
@@ -34,6 +37,9 @@ def command(
       corebp validate my-recipe.yaml optimizer.lr=0.05 train.epochs=1
     """
     loaded = load_recipe(recipe, list(overrides or []))
+    found = problems(loaded.recipe, world_size())
+    if found:
+        raise ConfigError(found[0])
     reg = registry()
     torch.manual_seed(loaded.recipe.train.seed)
     model, loss, optimizer = build_model(loaded.recipe, reg)
