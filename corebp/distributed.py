@@ -48,6 +48,10 @@ class RankMismatch(CorebpError, RuntimeError):
     """The ranks of a data-parallel run do not hold the same recipe or weights."""
 
 
+class RankLost(CorebpError, RuntimeError):
+    """A collective failed: another process of the run died, or hung past the timeout."""
+
+
 def world_size() -> int:
     """How many processes torchrun started (its WORLD_SIZE); 1 without torchrun."""
     raw = os.environ.get("WORLD_SIZE", "1")
@@ -179,7 +183,15 @@ class DataParallel:
     @hookimpl
     def corebp_after_backward(self, run: TrainingRun, x: Tensor, y: Tensor) -> None:
         """Replace this rank's gradients by the global batch's."""
-        self.all_reduce(y.shape[0])
+        try:
+            self.all_reduce(y.shape[0])
+        except RuntimeError as e:  # torch.distributed's errors, DistBackendError included
+            raise RankLost(
+                f"step {run.step}: the gradient all-reduce over {self.world} processes failed "
+                f"({type(e).__name__}: {str(e).splitlines()[0]}); another process of this run "
+                "stopped, or hung past train.distributed.timeout_s. torchrun's report names the "
+                "rank that failed first."
+            ) from e
 
     def all_reduce(self, examples: int) -> None:
         """One SUM all-reduce of the flat gradient buffer; mean losses weighted by examples."""
