@@ -36,6 +36,7 @@ from torch import Tensor
 
 from corebp.errors import ConfigError, CorebpError
 from corebp.hookspecs import TrainingRun, hookimpl
+from corebp.layer import Layer
 from corebp.loss import Loss
 from corebp.recipe.schema import DistributedSpec, Recipe
 from corebp.rundir import RunDir
@@ -164,20 +165,16 @@ class DataParallel:
                 "(checksum); expected identical weights on every rank."
             )
         if self.rank:
-            # The model is drawn; what the global RNG draws from here on (dropout masks) must
-            # differ between ranks. Rank 0 keeps the stream a one-process run would have.
-            torch.manual_seed(self.seed * 1_000_003 + self.rank)
+            # The model is drawn; what is drawn from here on (dropout masks, from the global
+            # RNG or a layer's own `generator`) must differ between ranks. Rank 0 keeps the
+            # streams a one-process run would have.
+            torch.manual_seed(rank_seed(self.seed, self.rank))
+            for layer in all_layers(model):
+                generator = getattr(layer, "generator", None)
+                if isinstance(generator, torch.Generator):
+                    generator.manual_seed(rank_seed(generator.initial_seed(), self.rank))
         self._flat = flatten_grads(model.grads, params[0].dtype if params else torch.float32)
         self._mean = loss.reduction != "sum"
-
-    def check_source(self, batches: Callable[..., Any], key: str) -> None:
-        """A ConfigError unless the data source's `batches` takes `shard`."""
-        if "shard" not in inspect.signature(batches).parameters:
-            raise ConfigError(
-                f"{key}: this data source's batches() takes no `shard`, so it cannot give each "
-                f"of the {self.world} processes its slice of a batch; expected a source that "
-                "implements shard=(rank, world) (docs/data.md), or run without torchrun."
-            )
 
     # -- every step ----------------------------------------------------------------------
     @hookimpl
@@ -242,6 +239,28 @@ class ElsewhereRunDir(RunDir):
 
     def picture(self, name: str, draw: Callable[[Path], None]) -> Path:
         return self.path / name
+
+
+def require_shard(batches: Callable[..., Any], world: int, key: str) -> None:
+    """A ConfigError unless a data source's `batches` takes `shard`."""
+    if "shard" not in inspect.signature(batches).parameters:
+        raise ConfigError(
+            f"{key}: this data source's batches() takes no `shard`, so it cannot give each of "
+            f"the {world} processes its slice of a batch; expected a source that implements "
+            "shard=(rank, world) (docs/data.md), or run without torchrun."
+        )
+
+
+def rank_seed(seed: int, rank: int) -> int:
+    """The seed of rank `rank`'s random stream in a run seeded with `seed`."""
+    return seed * 1_000_003 + rank
+
+
+def all_layers(layer: Layer) -> Iterator[Layer]:
+    """`layer` and every layer inside it, depth first."""
+    yield layer
+    for inner in getattr(layer, "layers", ()):
+        yield from all_layers(inner)
 
 
 def flatten_grads(grads: dict[str, Tensor], dtype: torch.dtype) -> Tensor:

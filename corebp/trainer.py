@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import Tensor
 
+from corebp.distributed import require_shard
 from corebp.errors import ConfigError
 from corebp.hookspecs import TrainingRun
 from corebp.loss import Loss
@@ -133,7 +134,7 @@ class Trainer:
         )
         self._shard: dict[str, Any] = {}
         if parallel is not None:
-            parallel.check_source(self.data.batches, "data.source")
+            require_shard(self.data.batches, parallel.world, f"data.source {d.source!r}")
             self._shard = {"shard": parallel.shard}
         n_train = self.data.num_examples("train")
         round_ = math.floor if d.drop_last else math.ceil

@@ -80,7 +80,9 @@ def test_two_ranks_give_one_process_gradients_every_step_sum_and_mean_ragged(tmp
         assert len(one["grads"]) == len(two["grads"]) == 50, case
         assert one["grads"][0]["0.W"].dtype == torch.float64
         worst = max(
-            _relative(g2[k], g1[k]) for g1, g2 in zip(one["grads"], two["grads"]) for k in g1
+            _relative(g2[k], g1[k])
+            for g1, g2 in zip(one["grads"], two["grads"], strict=True)
+            for k in g1
         )
         assert worst <= 1e-13, (case, worst)
     final = torch.load(tmp_path / "two" / "mean.pt")["params"]
