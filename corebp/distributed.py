@@ -141,8 +141,8 @@ class DataParallel:
     # -- the start -----------------------------------------------------------------------
     def attach(self, recipe: Recipe, model: Sequential, loss: Loss) -> None:
         """Check that every rank runs the same recipe, give every rank rank 0's weights
-        (checked by checksum), seed each rank's own random draws (dropout masks), and lay
-        every gradient into one flat buffer."""
+        (checked by checksum), give each rank its own random streams, and lay every gradient
+        into one flat buffer."""
         digest = hashlib.sha256(recipe.model_dump_json().encode()).hexdigest()
         digests: list[str | None] = [None] * self.world
         dist.all_gather_object(digests, digest)
@@ -164,15 +164,7 @@ class DataParallel:
                 f"after the broadcast from rank 0 the parameters of ranks {differ} still differ "
                 "(checksum); expected identical weights on every rank."
             )
-        if self.rank:
-            # The model is drawn; what is drawn from here on (dropout masks, from the global
-            # RNG or a layer's own `generator`) must differ between ranks. Rank 0 keeps the
-            # streams a one-process run would have.
-            torch.manual_seed(rank_seed(self.seed, self.rank))
-            for layer in all_layers(model):
-                generator = getattr(layer, "generator", None)
-                if isinstance(generator, torch.Generator):
-                    generator.manual_seed(rank_seed(generator.initial_seed(), self.rank))
+        seed_rank(model, self.seed, self.rank)
         self._flat = flatten_grads(model.grads, params[0].dtype if params else torch.float32)
         self._mean = loss.reduction != "sum"
 
@@ -251,16 +243,24 @@ def require_shard(batches: Callable[..., Any], world: int, key: str) -> None:
         )
 
 
-def rank_seed(seed: int, rank: int) -> int:
-    """The seed of rank `rank`'s random stream in a run seeded with `seed`."""
-    return seed * 1_000_003 + rank
+def seed_rank(model: Layer, seed: int, rank: int) -> None:
+    """Once the model is drawn, give rank `rank` random streams of its own (dropout masks):
+    torch's global RNG and every layer's own `generator` are reseeded from (seed, rank).
+    Rank 0 keeps the streams a one-process run has."""
+    if rank == 0:
+        return
+    torch.manual_seed(seed * 1_000_003 + rank)
+    for layer in _all_layers(model):
+        generator = getattr(layer, "generator", None)
+        if isinstance(generator, torch.Generator):
+            generator.manual_seed(generator.initial_seed() * 1_000_003 + rank)
 
 
-def all_layers(layer: Layer) -> Iterator[Layer]:
+def _all_layers(layer: Layer) -> Iterator[Layer]:
     """`layer` and every layer inside it, depth first."""
     yield layer
     for inner in getattr(layer, "layers", ()):
-        yield from all_layers(inner)
+        yield from _all_layers(inner)
 
 
 def flatten_grads(grads: dict[str, Tensor], dtype: torch.dtype) -> Tensor:

@@ -11,6 +11,22 @@ import pytest
 
 RANKS = 2
 
+SPIRALS = """\
+# A three-class spiral problem that trains in a second, data-parallel when torchrun starts it.
+model:
+  - {type: linear, in_features: 2, out_features: 16, init: xavier}
+  - {type: sigmoid}
+  - {type: linear, in_features: 16, out_features: 3, init: xavier}
+  - {type: sigmoid}
+loss: {type: mse, reduction: sum, scale: 0.5}
+optimizer: {type: sgd, lr: 0.1}
+data: {source: synthetic, batch_size: 16, args: {kind: spirals, num_classes: 3}}
+train: {epochs: 2, seed: 0, device: cpu, distributed: {backend: gloo, timeout_s: 30}}
+metrics: [loss, accuracy]
+checks: {autograd: {every: 1}}
+output: {progress: log}
+"""
+
 
 def torchrun(
     *args: str, cwd: Path, timeout: float = 300, env: dict[str, str] | None = None
@@ -35,3 +51,11 @@ def single_process(monkeypatch: pytest.MonkeyPatch) -> None:
     """No torchrun around this test, whatever launched pytest."""
     for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK"):
         monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def spirals(tmp_path: Path) -> Path:
+    """tmp_path/spirals.yaml: SPIRALS."""
+    path = tmp_path / "spirals.yaml"
+    path.write_text(SPIRALS)
+    return path

@@ -41,21 +41,6 @@ CASES = {
     ],
 }
 
-SPIRALS = """\
-model:
-  - {type: linear, in_features: 2, out_features: 16, init: xavier}
-  - {type: sigmoid}
-  - {type: linear, in_features: 16, out_features: 3, init: xavier}
-  - {type: sigmoid}
-loss: {type: mse, reduction: sum, scale: 0.5}
-optimizer: {type: sgd, lr: 0.1}
-data: {source: synthetic, batch_size: 16, args: {kind: spirals, num_classes: 3}}
-train: {epochs: 2, seed: 0, device: cpu, distributed: {backend: gloo, timeout_s: 30}}
-metrics: [loss, accuracy]
-checks: {autograd: {every: 1}}
-output: {progress: log}
-"""
-
 
 def _relative(a: torch.Tensor, b: torch.Tensor) -> float:
     return ((a - b).abs().max() / b.abs().max()).item()
@@ -90,8 +75,7 @@ def test_two_ranks_give_one_process_gradients_every_step_sum_and_mean_ragged(tmp
     assert max(_relative(final[k], alone[k]) for k in alone) <= 1e-13
 
 
-def test_a_two_rank_run_writes_one_complete_run_directory(tmp_path: Path):
-    (tmp_path / "spirals.yaml").write_text(SPIRALS)
+def test_a_two_rank_run_writes_one_complete_run_directory(spirals: Path, tmp_path: Path):
     done = torchrun("-m", "corebp", "run", "spirals.yaml", cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.count("run directory:") == 1  # rank 0 alone prints
@@ -135,8 +119,7 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-def test_a_killed_rank_fails_the_run_within_60_s_naming_it(tmp_path: Path):
-    (tmp_path / "spirals.yaml").write_text(SPIRALS)
+def test_a_killed_rank_fails_the_run_within_60_s_naming_it(spirals: Path, tmp_path: Path):
     (tmp_path / "pids").mkdir()
     started = time.monotonic()
     done = torchrun(
@@ -160,11 +143,8 @@ def test_a_killed_rank_fails_the_run_within_60_s_naming_it(tmp_path: Path):
     assert not summary.exists() or json.loads(summary.read_text())["status"] != "completed"
 
 
-def test_train_distributed_without_torchrun_trains_in_one_process(tmp_path: Path):
-    (tmp_path / "spirals.yaml").write_text(SPIRALS)
-    result = CliRunner().invoke(
-        build(), ["run", str(tmp_path / "spirals.yaml"), "-o", str(tmp_path / "run")]
-    )
+def test_train_distributed_without_torchrun_trains_in_one_process(spirals: Path, tmp_path: Path):
+    result = CliRunner().invoke(build(), ["run", str(spirals), "-o", str(tmp_path / "run")])
     assert result.exit_code == 0, result.output
     provenance = json.loads((tmp_path / "run" / "provenance.json").read_text())
     assert provenance["processes"] == {"world_size": 1}
