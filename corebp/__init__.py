@@ -6,7 +6,22 @@ from corebp.data_source import DataSource
 from corebp.errors import ConfigError, CorebpError, DataError, PluginError, ShapeError, StateError
 from corebp.hookspecs import hookimpl
 from corebp.layer import Layer
-from corebp.layers import Dropout, Flatten, LeakyReLU, Linear, ReLU, Sigmoid, Softmax, Tanh
+from corebp.layers import (
+    AvgPool2d,
+    BatchNorm1d,
+    BatchNorm2d,
+    Conv2d,
+    Dropout,
+    Flatten,
+    LeakyReLU,
+    Linear,
+    MaxPool2d,
+    ReLU,
+    Reshape,
+    Sigmoid,
+    Softmax,
+    Tanh,
+)
 from corebp.loss import Loss
 from corebp.losses import BCELoss, CrossEntropyLoss, MSELoss
 from corebp.metric import Metric
@@ -17,8 +32,12 @@ from corebp.sequential import Sequential
 __version__ = _version("corebp")
 
 __all__ = [
+    "AvgPool2d",
     "BCELoss",
+    "BatchNorm1d",
+    "BatchNorm2d",
     "ConfigError",
+    "Conv2d",
     "CorebpError",
     "CrossEntropyLoss",
     "DataError",
@@ -30,10 +49,12 @@ __all__ = [
     "Linear",
     "Loss",
     "MSELoss",
+    "MaxPool2d",
     "Metric",
     "Optimizer",
     "PluginError",
     "ReLU",
+    "Reshape",
     "Schedule",
     "Sequential",
     "ShapeError",

@@ -41,6 +41,9 @@ class Layer:
     def __init__(self) -> None:
         self.params: dict[str, Tensor] = {}
         self.grads: dict[str, Tensor] = {}
+        #: State that is not trained (BatchNorm's running statistics): saved in checkpoints,
+        #: moved by `to()`, never seen by an optimizer.
+        self.buffers: dict[str, Tensor] = {}
         self.training = True
         self._ctx: Any = NO_CTX
 
@@ -112,6 +115,15 @@ class Layer:
         for name, p in self.params.items():
             yield name, p, self.grads[name]
 
+    def add_buffer(self, name: str, value: Tensor) -> Tensor:
+        """Register a buffer: state updated by `forward` itself, not by an optimizer."""
+        self.buffers[name] = value
+        return value
+
+    def named_buffers(self) -> Iterator[tuple[str, Tensor]]:
+        """Yield (name, buffer) for every buffer, nested names dotted."""
+        yield from self.buffers.items()
+
     def zero_grad(self) -> None:
         """Reset every gradient to 0 (gradients accumulate over backward calls until then)."""
         for g in self.grads.values():
@@ -127,13 +139,15 @@ class Layer:
     def to(
         self, device: torch.device | str | None = None, dtype: torch.dtype | None = None
     ) -> Layer:
-        """Move parameters and gradients to a device/dtype in place, as torch's `Module.to`.
+        """Move parameters, gradients and buffers to a device/dtype in place, as `Module.to`.
 
         Each tensor object stays the same (its data is replaced), so whatever holds it (an
         optimizer built before the move, a Sequential's flat dicts) now holds the moved tensor.
+        As in torch, `dtype` casts only floating-point tensors (a step counter stays int64).
         """
-        for t in (*self.params.values(), *self.grads.values()):
-            t.data = t.data.to(device=device, dtype=dtype)
+        for t in (*self.params.values(), *self.grads.values(), *self.buffers.values()):
+            cast = dtype if t.is_floating_point() else None
+            t.data = t.data.to(device=device, dtype=cast)
         return self
 
     # -- display -------------------------------------------------------------------------
@@ -141,7 +155,8 @@ class Layer:
         return ""
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.extra_repr()})"
+        buffers = f"; buffers: {', '.join(self.buffers)}" if self.buffers else ""
+        return f"{type(self).__name__}({self.extra_repr()}{buffers})"
 
 
 def default_example(cls: type[Any], overrides: dict[str, Any]) -> Any:

@@ -81,11 +81,12 @@ def _draw(run: RunDir, trainer: Trainer) -> None:
             )
     first = next((layer for layer in trainer.model.layers if "W" in layer.params), None)
     if first is not None:
+        W = first.params["W"]
         shape = trainer.data.input_shape
         image = tuple(shape[-2:]) if len(shape) >= 2 else None
+        if W.dim() == 4:  # a conv kernel (C_out, C_in, kh, kw): one (C_in·kh, kw) image per unit
+            W, image = W.flatten(1).t(), (W.shape[1] * W.shape[2], W.shape[3])
         run.picture(
             "weights.png",
-            lambda p: plot_weight_grid(
-                first.params["W"], p, f"{title}: first layer weights", image
-            ),
+            lambda p: plot_weight_grid(W, p, f"{title}: first layer weights", image),
         )

@@ -47,6 +47,7 @@ class Sequential(Layer):
         for name, p, g in self.named_params():
             self.params[name] = p
             self.grads[name] = g
+        self.buffers = dict(self.named_buffers())
         # Layer i must return dL/dx only if an earlier layer has parameters to train
         # (or the caller asked for dL/dx of the whole model).
         seen = False
@@ -59,6 +60,11 @@ class Sequential(Layer):
         for i, layer in enumerate(self.layers):
             for name, p, g in layer.named_params():
                 yield f"{i}.{name}", p, g
+
+    def named_buffers(self) -> Iterator[tuple[str, Tensor]]:
+        for i, layer in enumerate(self.layers):
+            for name, b in layer.named_buffers():
+                yield f"{i}.{name}", b
 
     def _where(self, i: int, phase: str) -> str:
         name = repr(self.layers[i])

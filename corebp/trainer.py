@@ -359,6 +359,7 @@ class Trainer:
             "epoch": len(self.history),
             "step": self.step,
             "model": {k: p.detach().cpu() for k, p in self.model.params.items()},
+            "buffers": {k: b.cpu() for k, b in self.model.buffers.items()},
             "optimizer": self.optimizer.state_dict(),
             "rng": rng,
             "recipe": self.recipe.model_dump(mode="json"),

@@ -1,4 +1,4 @@
-"""Flatten: (N, d1, d2, ...) -> (N, d1·d2·...), e.g. images before a Linear layer."""
+"""Flatten: merge dimensions start_dim..end_dim into one, e.g. images before a Linear layer."""
 
 from __future__ import annotations
 
@@ -6,23 +6,41 @@ from typing import Any
 
 from torch import Size, Tensor
 
-from corebp.errors import ShapeError
+from corebp.errors import ConfigError, ShapeError
 from corebp.layer import Layer
 
 
 class Flatten(Layer):
-    """y = x reshaped to (N, Π dᵢ); x: (N, d1, ..., dk), k ≥ 1.
+    """y = x with dims start_dim..end_dim merged, as `torch.nn.Flatten`; by default
+    (N, d1, ..., dk) -> (N, Π dᵢ).
 
     Backward: dx = g reshaped back to x's shape (a reshape moves no value).
     """
 
+    def __init__(self, start_dim: int = 1, end_dim: int = -1) -> None:
+        super().__init__()
+        for name, value in (("start_dim", start_dim), ("end_dim", end_dim)):
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise ConfigError(f"Flatten: {name}={value!r} must be an integer dimension.")
+        self.start_dim = start_dim
+        self.end_dim = end_dim
+
     def _forward(self, x: Tensor) -> tuple[Tensor, Size]:
-        if x.dim() < 2:
+        start = self.start_dim + x.dim() if self.start_dim < 0 else self.start_dim
+        end = self.end_dim + x.dim() if self.end_dim < 0 else self.end_dim
+        if not (0 <= start < x.dim() and 0 <= end < x.dim()):
+            needed = max(d + 1 if d >= 0 else -d for d in (self.start_dim, self.end_dim))
             raise ShapeError(
-                f"expected input of shape (batch, ...) with at least 2 dimensions, got shape "
-                f"{tuple(x.shape)}; add a batch dimension, e.g. x.unsqueeze(0)"
+                f"expected input with at least {needed} dimensions to flatten dims "
+                f"{self.start_dim}..{self.end_dim}, got shape {tuple(x.shape)}; add a batch "
+                "dimension, e.g. x.unsqueeze(0)"
             )
-        return x.flatten(1), x.shape
+        if start > end:
+            raise ShapeError(
+                f"start_dim={self.start_dim} comes after end_dim={self.end_dim} for input of "
+                f"shape {tuple(x.shape)}; expected start_dim ≤ end_dim"
+            )
+        return x.flatten(start, end), x.shape
 
     def _backward(self, shape: Size, grad_output: Tensor, input_grad: bool) -> Tensor:
         return grad_output.reshape(shape)
@@ -34,4 +52,9 @@ class Flatten(Layer):
         return cls(**overrides), (batch, features, 2, 3)
 
     def reference(self, x: Tensor, params: dict[str, Tensor]) -> Tensor:
-        return x.reshape(x.shape[0], -1)
+        return x.flatten(self.start_dim, self.end_dim)
+
+    def extra_repr(self) -> str:
+        if (self.start_dim, self.end_dim) == (1, -1):
+            return ""
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"

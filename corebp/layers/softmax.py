@@ -1,28 +1,43 @@
-"""Softmax: exponentials normalised to sum to 1 over the last dimension."""
+"""Softmax: exponentials normalised to sum to 1 over one dimension."""
 
 from __future__ import annotations
 
 import torch
 from torch import Tensor
 
+from corebp.errors import ConfigError, ShapeError
 from corebp.layer import Layer
 
 
 class Softmax(Layer):
-    """y_i = e^{x_i} / Σ_j e^{x_j} over the last dim; x, y: (..., C).
+    """y_i = e^{x_i} / Σ_j e^{x_j} over dimension `dim` (default: the last); any shape.
 
-    Backward: dx = y ⊙ (g − Σ_j g_j y_j), the sum over the last dim (Jacobian diag(y) − y yᵀ).
+    Backward: dx = y ⊙ (g − Σ_j g_j y_j), the sum over `dim` (Jacobian diag(y) − y yᵀ).
     To train a classifier prefer `CrossEntropyLoss` on logits, which fuses this step.
     """
 
+    def __init__(self, dim: int = -1) -> None:
+        super().__init__()
+        if not isinstance(dim, int) or isinstance(dim, bool):
+            raise ConfigError(f"Softmax: dim={dim!r} must be an integer dimension, e.g. -1 or 1.")
+        self.dim = dim
+
     def _forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        y = torch.softmax(x, dim=-1)
+        if not -x.dim() <= self.dim < max(x.dim(), 1):
+            raise ShapeError(
+                f"dim={self.dim} is out of range for input of shape {tuple(x.shape)}; "
+                f"expected a dim in [{-x.dim()}, {x.dim() - 1}]"
+            )
+        y = torch.softmax(x, dim=self.dim)
         return y, y
 
     def _backward(self, y: Tensor, grad_output: Tensor, input_grad: bool) -> Tensor:
-        dot = (grad_output * y).sum(dim=-1, keepdim=True)
+        dot = (grad_output * y).sum(dim=self.dim, keepdim=True)
         return (grad_output - dot).mul_(y)
 
     def reference(self, x: Tensor, params: dict[str, Tensor]) -> Tensor:
-        e = torch.exp(x - x.amax(dim=-1, keepdim=True))
-        return e / e.sum(dim=-1, keepdim=True)
+        e = torch.exp(x - x.amax(dim=self.dim, keepdim=True))
+        return e / e.sum(dim=self.dim, keepdim=True)
+
+    def extra_repr(self) -> str:
+        return "" if self.dim == -1 else f"dim={self.dim}"

@@ -1,7 +1,8 @@
 """Loading a recipe: YAML file + `key=value` overrides (OmegaConf), then the schema (pydantic).
 
 Every problem found — syntax, unknown keys, bad values, unregistered component names, bad
-component arguments — is collected and raised as ONE `ConfigError`, one line per problem.
+component arguments, errors raised by the constructors of the layers, loss and optimizer
+— is collected and raised as ONE `ConfigError`, one line per problem.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import torch
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 from pydantic import BaseModel, ValidationError
@@ -20,7 +22,7 @@ from pydantic import BaseModel, ValidationError
 from corebp.autograd_check import twin_problems
 from corebp.errors import ConfigError
 from corebp.plugins import Registry, registry
-from corebp.recipe.components import check_arguments
+from corebp.recipe.components import build, check_arguments
 from corebp.recipe.errors import describe_validation_error, raise_problems
 from corebp.recipe.schema import Recipe
 from corebp.recipe.shipped import find_recipe
@@ -144,8 +146,18 @@ def _model_in(annotation: Any) -> type[BaseModel] | None:
     return None
 
 
+#: Component kinds whose constructors run during validation: they need no data.
+CONSTRUCTED = ("layers", "losses", "optimizers")
+
+
 def _component_problems(raw: dict[str, Any], reg: Registry) -> list[str]:
-    """Unregistered names and bad arguments, for every component the raw recipe names."""
+    """Unregistered names, bad arguments and constructor errors, for every component named.
+
+    The layers, loss and optimizer whose arguments check out are built (the optimizer over
+    the parameters of the layers that could be built), so that every error a constructor
+    raises is reported in one go; schedules, metrics and data sources need the data and
+    are built by the trainer. Drawing the weights leaves torch's global RNG as it was.
+    """
     specs: list[tuple[str, str, Any]] = []
     if isinstance(raw.get("model"), list):
         specs += [("layers", f"model.{i}", s) for i, s in enumerate(raw["model"])]
@@ -167,22 +179,39 @@ def _component_problems(raw: dict[str, Any], reg: Registry) -> list[str]:
         specs.append(("data_sources", "data", {"type": data["source"], **args}))
 
     problems = []
-    for kind, key, spec in specs:
-        if isinstance(spec, str):
-            spec = {"type": spec}
-        if not isinstance(spec, dict) or not isinstance(spec.get("type"), str):
-            continue  # the schema reports the shape problem
-        name_key = "data.source" if kind == "data_sources" else f"{key}.type"
-        try:
-            cls = reg.get(kind, spec["type"], key=name_key)
-        except ConfigError as e:
-            problems.append(str(e))
-            continue
-        args = {k: v for k, v in spec.items() if k != "type"}
-        arg_key = key if kind != "data_sources" else "data.args"
-        problems += check_arguments(kind, cls, args, arg_key)
-        if kind == "optimizers" and _wants_twin(raw):
-            problems += twin_problems(cls, {k: v for k, v in args.items() if k != "lr"})
+    params: dict[str, torch.Tensor] = {}
+    grads: dict[str, torch.Tensor] = {}
+    with torch.random.fork_rng(devices=[]):
+        for kind, key, spec in specs:
+            if isinstance(spec, str):
+                spec = {"type": spec}
+            if not isinstance(spec, dict) or not isinstance(spec.get("type"), str):
+                continue  # the schema reports the shape problem
+            name_key = "data.source" if kind == "data_sources" else f"{key}.type"
+            try:
+                cls = reg.get(kind, spec["type"], key=name_key)
+            except ConfigError as e:
+                problems.append(str(e))
+                continue
+            args = {k: v for k, v in spec.items() if k != "type"}
+            arg_key = key if kind != "data_sources" else "data.args"
+            arg_problems = check_arguments(kind, cls, args, arg_key)
+            problems += arg_problems
+            if kind == "optimizers" and not arg_problems and _wants_twin(raw):
+                problems += twin_problems(cls, {k: v for k, v in args.items() if k != "lr"})
+            if arg_problems or kind not in CONSTRUCTED:
+                continue
+            supplied = {"params": params, "grads": grads} if kind == "optimizers" else {}
+            try:
+                component = build(cls, args, key, **supplied)
+            except ConfigError as e:
+                problems.append(str(e))
+                continue
+            if kind == "layers":  # named as Sequential names them: "<index>.<name>"
+                index = key.removeprefix("model.")
+                for name, p, g in component.named_params():
+                    params[f"{index}.{name}"] = p
+                    grads[f"{index}.{name}"] = g
     return problems
 
 

@@ -1,22 +1,31 @@
-"""The training path is explicit: autograd appears in corebp/ only in the gradient checker."""
+"""The training path is explicit: autograd appears only in the gradient checker.
+
+Searched: the core (`corebp/`) and the first-party plugins (`plugins/`).
+"""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
+import pytest
+
 import corebp
 
 AUTOGRAD = re.compile(r"requires_grad|torch\.autograd|\.backward\(\)")
-ALLOWED = {"gradcheck.py"}
+REPO = Path(corebp.__file__).parent.parent
+ALLOWED = {"corebp/gradcheck.py"}
 
 
-def test_autograd_is_used_only_in_gradcheck() -> None:
-    root = Path(corebp.__file__).parent
+@pytest.mark.parametrize("folder", ["corebp", "plugins"])
+def test_autograd_is_used_only_in_gradcheck(folder: str) -> None:
+    root = REPO / folder
+    files = sorted(root.rglob("*.py"))
+    assert files, f"no Python files under {root}"
     hits = [
-        f"{path.relative_to(root.parent)}:{n}: {line.strip()}"
-        for path in sorted(root.rglob("*.py"))
-        if path.relative_to(root).as_posix() not in ALLOWED
+        f"{rel}:{n}: {line.strip()}"
+        for path in files
+        if (rel := path.relative_to(REPO).as_posix()) not in ALLOWED
         for n, line in enumerate(path.read_text().splitlines(), 1)
         if AUTOGRAD.search(line)
     ]

@@ -87,3 +87,35 @@ def test_gz_only_dataset_reads_its_verified_gz_and_lists_them_when_absent(tmp_pa
         (raw / (name + ".gz")).write_bytes(gzip.compress(b, mtime=0))
     x, _ = next(GzOnly(root=tmp_path, normalize="none").batches("train", N_TRAIN))
     assert torch.equal(x, images().float().div(255).reshape(N_TRAIN, 784))
+
+
+def test_pad_adds_a_background_border_before_normalising(tiny_source, tmp_path):
+    padded = tiny_source(root=tmp_path, flatten=False, pad=2)
+    plain = tiny_source(root=tmp_path, flatten=False)
+    assert padded.input_shape == (1, 32, 32)
+    x, _ = next(padded.batches("train", N_TRAIN))
+    inner, _ = next(plain.batches("train", N_TRAIN))
+    assert torch.equal(x[:, :, 2:-2, 2:-2], inner)
+    border = x.clone()
+    border[:, :, 2:-2, 2:-2] = -2.0
+    assert torch.equal(border, torch.full_like(x, (0 - 0.5) / 0.25))  # byte 0, normalised
+
+
+def test_resize_after_pad_and_flatten_give_a_flat_32x32(tiny_source, tmp_path):
+    source = tiny_source(root=tmp_path, resize=32)
+    assert source.input_shape == (32 * 32,)
+    x, _ = next(source.batches("test", N_TEST))
+    plain, _ = next(tiny_source(root=tmp_path, flatten=False).batches("test", N_TEST))
+    expected = torch.nn.functional.interpolate(
+        plain, size=(32, 32), mode="bilinear", align_corners=False, antialias=True
+    )
+    assert torch.equal(x, expected.flatten(1))
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [({"pad": -1}, r"pad=-1 must be a number of pixels ≥ 0"), ({"resize": 0}, r"resize=0 must")],
+)
+def test_bad_pad_or_resize_is_named(tiny_source, tmp_path, args, message):
+    with pytest.raises(ConfigError, match=message):
+        tiny_source(root=tmp_path, **args)

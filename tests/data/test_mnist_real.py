@@ -52,3 +52,23 @@ def test_unflattened_images_match_torchvision_exactly(root):
     reference = datasets.MNIST(root, train=False, download=False, transform=NOTEBOOK)
     x, _ = next(MNIST(root=root, download=False, flatten=False).batches("test", 50))
     assert torch.equal(x, torch.stack([reference[i][0] for i in range(50)]))
+
+
+@pytest.mark.parametrize(
+    ("args", "first"),
+    [({"pad": 2}, transforms.Pad(2)), ({"resize": 32}, None)],
+    ids=["pad", "resize"],
+)
+def test_32x32_images_match_torchvision(root, args, first):
+    steps = [transforms.ToTensor(), transforms.Normalize((0.1307,), (0.3081,))]
+    if first is not None:
+        steps.insert(0, first)
+    else:
+        steps.append(transforms.Resize(32, antialias=True))
+    reference = datasets.MNIST(
+        root, train=False, download=False, transform=transforms.Compose(steps)
+    )
+    x, _ = next(MNIST(root=root, download=False, flatten=False, **args).batches("test", 20))
+    expected = torch.stack([reference[i][0] for i in range(20)])
+    assert x.shape == (20, 1, 32, 32)
+    torch.testing.assert_close(x, expected, rtol=0, atol=0 if first is not None else 1e-5)

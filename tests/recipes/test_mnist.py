@@ -65,7 +65,31 @@ def test_as_written_recipe_reaches_the_notebooks_91_percent(tmp_path: Path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_tuned_recipe_reaches_97_percent(tmp_path: Path, seed: int):
+def test_tuned_recipe_reaches_97_4_percent(tmp_path: Path, seed: int):
     summary = _run(tmp_path, "mnist-784-100-10-tuned", f"train.seed={seed}")
-    assert summary["test_accuracy"] >= 97.0
+    assert summary["test_accuracy"] >= 97.4
+    assert summary["autograd_check"]["passed"]
+
+
+def test_lenet5_float64_torch_twin_stays_within_1e_12(tmp_path: Path):
+    # Acceptance runs a whole epoch (measured: 4.6e-14); a 10 % training share keeps this short.
+    summary = _run(
+        tmp_path,
+        "mnist-lenet5",
+        "train.dtype=float64",
+        "train.epochs=1",
+        "data.validation_split=0.9",
+        "checks.autograd.twin=true",
+        "checks.autograd.every=10",
+    )
+    assert summary["autograd_check"]["passed"]
+    assert summary["autograd_check"]["max_rel_error"] <= 1e-10
+    assert summary["torch_twin"]["max_parameter_difference"] <= 1e-12
+    assert (tmp_path / "run" / "weights.png").exists()
+
+
+@pytest.mark.slow
+def test_lenet5_reaches_98_8_percent_in_5_epochs(tmp_path: Path):
+    summary = _run(tmp_path, "mnist-lenet5")
+    assert summary["test_accuracy"] >= 98.8
     assert summary["autograd_check"]["passed"]

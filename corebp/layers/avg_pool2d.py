@@ -1,0 +1,102 @@
+"""AvgPool2d: the mean of each window of an (N, C, H, W) image."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from corebp.errors import ConfigError, ShapeError
+from corebp.layer import Layer
+from corebp.layers.pairs import Pair, pair
+
+#: aten's average-pooling backward, the one autograd uses (bit-identical results).
+#: Semi-private: its signature is pinned by a test.
+avg_pool2d_backward = torch.ops.aten.avg_pool2d_backward.default
+
+
+class AvgPool2d(Layer):
+    """y[n, c, p, q] = (1 / D) Σ_{i,j} x_pad[n, c, s·p + i, s·q + j], zero padding.
+
+    x: (N, C, H, W) or (C, H, W), y: (N, C, H', W'), H' = ⌊(H + 2·pad − k) / s⌋ + 1 (⌈·⌉ with
+    ceil_mode). D = kh·kw, or the window's count of unpadded elements when
+    count_include_pad is False, or divisor_override. stride defaults to kernel_size.
+    Backward: dx[window of (p, q)] += g[p, q] / D, aten's `avg_pool2d_backward`.
+    """
+
+    def __init__(
+        self,
+        kernel_size: Pair,
+        stride: Pair | None = None,
+        padding: Pair = 0,
+        ceil_mode: bool = False,
+        count_include_pad: bool = True,
+        divisor_override: int | None = None,
+    ) -> None:
+        super().__init__()
+        self.kernel_size = pair("AvgPool2d", "kernel_size", kernel_size)
+        self.stride = self.kernel_size if stride is None else pair("AvgPool2d", "stride", stride)
+        self.padding = pair("AvgPool2d", "padding", padding, minimum=0)
+        for k, p in zip(self.kernel_size, self.padding, strict=True):
+            if 2 * p > k:
+                raise ConfigError(
+                    f"AvgPool2d: padding={padding!r} must be at most half of "
+                    f"kernel_size={kernel_size!r}; use a smaller padding."
+                )
+        if divisor_override is not None and (
+            not isinstance(divisor_override, int) or divisor_override < 1
+        ):
+            raise ConfigError(
+                f"AvgPool2d: divisor_override={divisor_override!r} must be a positive integer "
+                "or null."
+            )
+        self.ceil_mode = bool(ceil_mode)
+        self.count_include_pad = bool(count_include_pad)
+        self.divisor_override = divisor_override
+
+    def _args(self) -> tuple[Any, ...]:
+        return (
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.ceil_mode,
+            self.count_include_pad,
+            self.divisor_override,
+        )
+
+    def _forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        if x.dim() not in (3, 4):
+            raise ShapeError(
+                f"expected input of shape (batch, channels, height, width), got shape "
+                f"{tuple(x.shape)}"
+            )
+        try:
+            y = torch.nn.functional.avg_pool2d(x, *self._args())
+        except RuntimeError as e:  # e.g. an image smaller than the window
+            raise ShapeError(f"input of shape {tuple(x.shape)}: {e}") from None
+        return y, x
+
+    def _backward(self, x: Tensor, grad_output: Tensor, input_grad: bool) -> Tensor | None:
+        return avg_pool2d_backward(grad_output, x, *self._args()) if input_grad else None
+
+    @classmethod
+    def example(
+        cls, batch: int = 4, features: int = 5, **overrides: Any
+    ) -> tuple[AvgPool2d, tuple[int, ...]]:
+        return cls(**{"kernel_size": 2, **overrides}), (batch, 2, features + 1, features + 2)
+
+    def reference(self, x: Tensor, params: dict[str, Tensor]) -> Tensor:
+        return torch.nn.functional.avg_pool2d(x, *self._args())
+
+    def extra_repr(self) -> str:
+        s = f"kernel_size={self.kernel_size}, stride={self.stride}"
+        if self.padding != (0, 0):
+            s += f", padding={self.padding}"
+        if self.ceil_mode:
+            s += ", ceil_mode=True"
+        if not self.count_include_pad:
+            s += ", count_include_pad=False"
+        if self.divisor_override is not None:
+            s += f", divisor_override={self.divisor_override}"
+        return s

@@ -1,0 +1,131 @@
+"""Conv2d: a 2-d cross-correlation over (N, C, H, W) images, W in torch's layout."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from corebp.errors import ConfigError, ShapeError
+from corebp.init import initialise
+from corebp.layer import Layer
+from corebp.layers.pairs import Pair, pair, positive
+
+#: aten's convolution backward: (dx, dW, db) in one call, bit-identical to autograd's
+#: (autograd's ConvolutionBackward0 calls it). Semi-private: its signature is pinned by a test.
+convolution_backward = torch.ops.aten.convolution_backward.default
+
+
+class Conv2d(Layer):
+    """y[n, o] = b[o] + Σ_c Σ_ij W[o, c, i, j] · x_pad[n, g·C_in/G + c, s·p + d·i, s·q + d·j].
+
+    x: (N, C_in, H, W), W: (C_out, C_in/G, kh, kw), b: (C_out,), y: (N, C_out, H', W') with
+    H' = ⌊(H + 2·pad − d·(kh − 1) − 1) / s⌋ + 1 (likewise W'); G = groups, o in group g.
+    Backward: dW += Σ_n g ⋆ x (the correlation of each output gradient with its input patch),
+    db += Σ_{n,p,q} g, dx = the transposed convolution of g with W — all three from one call
+    of aten's `convolution_backward`, which skips dx when `input_grad` is False.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: Pair,
+        stride: Pair = 1,
+        padding: Pair = 0,
+        dilation: Pair = 1,
+        groups: int = 1,
+        bias: bool = True,
+        init: str = "uniform",
+        dtype: torch.dtype | None = None,
+        device: torch.device | str | None = None,
+        generator: torch.Generator | None = None,
+    ) -> None:
+        super().__init__()
+        self.in_channels = positive("Conv2d", "in_channels", in_channels)
+        self.out_channels = positive("Conv2d", "out_channels", out_channels)
+        self.groups = positive("Conv2d", "groups", groups)
+        for name, value in (("in_channels", in_channels), ("out_channels", out_channels)):
+            if value % groups:
+                raise ConfigError(
+                    f"Conv2d: {name}={value} must be divisible by groups={groups}; "
+                    "choose groups that divides both channel counts."
+                )
+        self.kernel_size = pair("Conv2d", "kernel_size", kernel_size)
+        self.stride = pair("Conv2d", "stride", stride)
+        self.padding = pair("Conv2d", "padding", padding, minimum=0)
+        self.dilation = pair("Conv2d", "dilation", dilation)
+        shape = (out_channels, in_channels // groups, *self.kernel_size)
+        try:
+            W = initialise(init, shape, dtype=dtype, device=device, generator=generator)
+        except ConfigError as e:
+            raise ConfigError(f"Conv2d: {e}") from None
+        self.add_param("W", W)
+        if bias:
+            self.add_param("b", torch.zeros(out_channels, dtype=dtype, device=device))
+        self.init = init
+
+    def _forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        if x.dim() != 4 or x.shape[1] != self.in_channels:
+            raise ShapeError(
+                f"expected input of shape (batch, {self.in_channels}, height, width), got shape "
+                f"{tuple(x.shape)}"
+                + (" (a data source gives images with flatten: false)" if x.dim() == 2 else "")
+            )
+        try:
+            y = torch.nn.functional.conv2d(
+                x,
+                self.params["W"],
+                self.params.get("b"),
+                self.stride,
+                self.padding,
+                self.dilation,
+                self.groups,
+            )
+        except RuntimeError as e:  # e.g. an image smaller than the dilated kernel
+            raise ShapeError(f"input of shape {tuple(x.shape)}: {e}") from None
+        return y, x
+
+    def _backward(self, x: Tensor, grad_output: Tensor, input_grad: bool) -> Tensor | None:
+        W = self.params["W"]
+        has_bias = "b" in self.grads
+        dx, dW, db = convolution_backward(
+            grad_output,
+            x,
+            W,
+            [self.out_channels] if has_bias else None,
+            list(self.stride),
+            list(self.padding),
+            list(self.dilation),
+            False,
+            [0, 0],
+            self.groups,
+            [input_grad, True, has_bias],
+        )
+        self.grads["W"].add_(dW)
+        if has_bias:
+            self.grads["b"].add_(db)
+        return dx if input_grad else None
+
+    @classmethod
+    def example(
+        cls, batch: int = 4, features: int = 5, **overrides: Any
+    ) -> tuple[Conv2d, tuple[int, ...]]:
+        kw = {"in_channels": 2, "out_channels": 3, "kernel_size": 2, **overrides}
+        layer = cls(**kw)
+        return layer, (batch, layer.in_channels, features + 1, features + 2)
+
+    def reference(self, x: Tensor, params: dict[str, Tensor]) -> Tensor:
+        return torch.nn.functional.conv2d(
+            x, params["W"], params.get("b"), self.stride, self.padding, self.dilation, self.groups
+        )
+
+    def extra_repr(self) -> str:
+        s = f"{self.in_channels} -> {self.out_channels}, kernel_size={self.kernel_size}"
+        for name, default in (("stride", (1, 1)), ("padding", (0, 0)), ("dilation", (1, 1))):
+            if getattr(self, name) != default:
+                s += f", {name}={getattr(self, name)}"
+        if self.groups != 1:
+            s += f", groups={self.groups}"
+        return s + f", bias={'b' in self.params}"

@@ -1,0 +1,88 @@
+"""MaxPool2d: the maximum of each (dilated) window of an (N, C, H, W) image."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from corebp.errors import ConfigError, ShapeError
+from corebp.layer import Layer
+from corebp.layers.pairs import Pair, pair
+
+#: aten's max pooling and its backward, the pair autograd uses (bit-identical results).
+#: Semi-private: their signatures are pinned by a test.
+max_pool2d_with_indices = torch.ops.aten.max_pool2d_with_indices.default
+max_pool2d_with_indices_backward = torch.ops.aten.max_pool2d_with_indices_backward.default
+
+
+class MaxPool2d(Layer):
+    """y[n, c, p, q] = max_{i,j} x_pad[n, c, s·p + d·i, s·q + d·j], padding with −∞.
+
+    x: (N, C, H, W) or (C, H, W), y: (N, C, H', W'), H' = ⌊(H + 2·pad − d·(k − 1) − 1) / s⌋ + 1
+    (⌈·⌉ with ceil_mode). stride defaults to kernel_size.
+    Backward: dx[argmax of each window] += g (the cached indices of the maxima; ties go to
+    the first, as in torch), aten's `max_pool2d_with_indices_backward`.
+    """
+
+    def __init__(
+        self,
+        kernel_size: Pair,
+        stride: Pair | None = None,
+        padding: Pair = 0,
+        dilation: Pair = 1,
+        ceil_mode: bool = False,
+    ) -> None:
+        super().__init__()
+        self.kernel_size = pair("MaxPool2d", "kernel_size", kernel_size)
+        self.stride = self.kernel_size if stride is None else pair("MaxPool2d", "stride", stride)
+        self.padding = pair("MaxPool2d", "padding", padding, minimum=0)
+        self.dilation = pair("MaxPool2d", "dilation", dilation)
+        for k, p in zip(self.kernel_size, self.padding, strict=True):
+            if 2 * p > k:
+                raise ConfigError(
+                    f"MaxPool2d: padding={padding!r} must be at most half of "
+                    f"kernel_size={kernel_size!r}; use a smaller padding."
+                )
+        self.ceil_mode = bool(ceil_mode)
+
+    def _args(self) -> tuple[Any, ...]:
+        return self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode
+
+    def _forward(self, x: Tensor) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+        if x.dim() not in (3, 4):
+            raise ShapeError(
+                f"expected input of shape (batch, channels, height, width), got shape "
+                f"{tuple(x.shape)}"
+            )
+        try:
+            y, indices = max_pool2d_with_indices(x, *self._args())
+        except RuntimeError as e:  # e.g. an image smaller than the window
+            raise ShapeError(f"input of shape {tuple(x.shape)}: {e}") from None
+        return y, (x, indices)
+
+    def _backward(
+        self, ctx: tuple[Tensor, Tensor], grad_output: Tensor, input_grad: bool
+    ) -> Tensor | None:
+        if not input_grad:
+            return None
+        x, indices = ctx
+        return max_pool2d_with_indices_backward(grad_output, x, *self._args(), indices)
+
+    @classmethod
+    def example(
+        cls, batch: int = 4, features: int = 5, **overrides: Any
+    ) -> tuple[MaxPool2d, tuple[int, ...]]:
+        return cls(**{"kernel_size": 2, **overrides}), (batch, 2, features + 1, features + 2)
+
+    def reference(self, x: Tensor, params: dict[str, Tensor]) -> Tensor:
+        return torch.nn.functional.max_pool2d(x, *self._args())
+
+    def extra_repr(self) -> str:
+        s = f"kernel_size={self.kernel_size}, stride={self.stride}"
+        if self.padding != (0, 0):
+            s += f", padding={self.padding}"
+        if self.dilation != (1, 1):
+            s += f", dilation={self.dilation}"
+        return s + (", ceil_mode=True" if self.ceil_mode else "")
