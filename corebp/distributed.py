@@ -140,8 +140,8 @@ class DataParallel:
 
     # -- the start -----------------------------------------------------------------------
     def attach(self, recipe: Recipe, model: Sequential, loss: Loss) -> None:
-        """Check that every rank runs the same recipe, give every rank rank 0's weights
-        (checked by checksum), give each rank its own random streams, and lay every gradient
+        """Check that every rank runs the same recipe, give every rank rank 0's parameters and
+        buffers (checked by checksum), give each rank its own random streams, and lay every gradient
         into one flat buffer."""
         digest = hashlib.sha256(recipe.model_dump_json().encode()).hexdigest()
         digests: list[str | None] = [None] * self.world
@@ -153,16 +153,17 @@ class DataParallel:
                 "to run the same recipe with the same overrides (launch them with one command)."
             )
         params = list(model.params.values())
-        for p in params:
-            dist.broadcast(p, src=0)
-        sums = torch.stack([p.detach().double().sum() for p in params] or [torch.zeros(())])
+        tensors = params + list(model.buffers.values())
+        for t in tensors:
+            dist.broadcast(t, src=0)
+        sums = torch.stack([t.detach().double().sum() for t in tensors] or [torch.zeros(())])
         everyone = [torch.empty_like(sums) for _ in range(self.world)]
         dist.all_gather(everyone, sums)
         differ = [r for r, s in enumerate(everyone) if not torch.equal(s, everyone[0])]
         if differ:
             raise RankMismatch(
-                f"after the broadcast from rank 0 the parameters of ranks {differ} still differ "
-                "(checksum); expected identical weights on every rank."
+                f"after the broadcast from rank 0 the parameters or buffers of ranks {differ} "
+                "still differ (checksum); expected identical weights on every rank."
             )
         seed_rank(model, self.seed, self.rank)
         self._flat = flatten_grads(model.grads, params[0].dtype if params else torch.float32)
