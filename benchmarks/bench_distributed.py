@@ -13,7 +13,9 @@ autograd check off) at global batch 1024, in one run of this script:
                          thread and 512 examples of each batch, timed on rank 0.
 Each figure is the median of `--repeats` epochs after a warm-up epoch. For the two processes
 the time rank 0 spends in the gradient all-reduce (waiting for the other rank included) is
-reported as its share of the epoch.
+reported as its share of the epoch. The machine's load average when the run ends is
+recorded: on a machine whose cores are busy with other work, two threads in one process
+wait for each other far more than two single-threaded processes do.
 """
 
 from __future__ import annotations
@@ -104,6 +106,7 @@ def run(repeats: int) -> dict:
             "python": platform.python_version(),
             "machine": platform.machine(),
             "cpu_count": os.cpu_count(),
+            "load_average": os.getloadavg()[0],
             "backend": "gloo",
             "repeats": repeats,
         },
@@ -124,7 +127,8 @@ def markdown(result: dict) -> str:
         "",
         f"All-reduce share of the 2-process epoch: {result['all_reduce_share']:.0%}. "
         f"torch {env['torch']}, corebp {env['corebp']}, {env['backend']}, "
-        f"{env['cpu_count']} CPUs, median of {env['repeats']} epochs.",
+        f"{env['cpu_count']} CPUs (load average {env['load_average']:.1f} when measured), "
+        f"median of {env['repeats']} epochs.",
     ]
     return "\n".join(lines)
 
