@@ -52,9 +52,9 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
 def header_line(entry: dict[str, Any]) -> str:
     """The sentence a recipe's header quotes from an entry of the JSON."""
     final, epochs = entry["final_test_accuracy"], entry["epochs"]
-    seeds = ", ".join(map(str, final["seeds"]))
+    seeds = ("seeds " if len(final["seeds"]) > 1 else "seed ") + ", ".join(map(str, final["seeds"]))
     return (
-        f"# Measured: test accuracy after {epochs} epochs, seeds {seeds}: median "
+        f"# Measured: test accuracy after {epochs} epochs, {seeds}: median "
         f"{final['median']:.2f} %, range {final['min']:.2f}–{final['max']:.2f} % "
         "(benchmarks/recipe_accuracy.json)."
     )

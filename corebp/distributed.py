@@ -197,10 +197,17 @@ class DataParallel:
             grads.div_(flat[-1])
 
     # -- the run directory ---------------------------------------------------------------
-    def run_dir(self, path: Path) -> RunDir:
-        """Rank 0 creates the run directory; every rank gets its path (or rank 0's error)."""
-        made = self.from_rank0(lambda: RunDir(path).path)
-        return RunDir(made) if self.writes else ElsewhereRunDir(made)
+    def run_dir(self, open_: Callable[[], RunDir]) -> RunDir:
+        """Rank 0 alone opens (creates, locks) the run directory with `open_()`; every other
+        rank gets a stand-in with its path, or rank 0's error."""
+        opened: list[RunDir] = []
+
+        def path() -> Path:
+            opened.append(open_())
+            return opened[0].path
+
+        made = self.from_rank0(path)
+        return opened[0] if self.writes else ElsewhereRunDir(made)
 
     def from_rank0(self, make: Callable[[], T]) -> T:
         """`make()` run on rank 0, its result given to every rank; a CorebpError it raises is
@@ -223,6 +230,9 @@ class ElsewhereRunDir(RunDir):
 
     def __init__(self, path: Path) -> None:
         self.path = path
+
+    def close(self) -> None:
+        pass
 
     def text(self, name: str, content: str) -> Path:
         return self.path / name

@@ -74,9 +74,13 @@ def command(
         )
     with launched(loaded.recipe, resolve_device(loaded.recipe.train.device)) as parallel:
         path, summary = run_recipe(loaded, output_dir, progress, parallel=parallel)
-    if parallel is not None and not parallel.writes:
-        return
-    line = f"{loaded.name}: " + (_numbers(summary, "test_") or "trained")
+    if parallel is None or parallel.writes:
+        report(loaded.name, path, summary)
+
+
+def report(name: str, path: Path, summary: dict[str, Any]) -> None:
+    """Print a finished run's results and directory."""
+    line = f"{name}: " + (_numbers(summary, "test_") or "trained")
     check = summary.get("autograd_check")
     if check is not None:
         verdict = (

@@ -69,7 +69,10 @@ class TrainSpec(_Strict):
 
     epochs: int = Field(5, gt=0, description="passes over the training split")
     seed: int = Field(
-        0, description="torch.manual_seed before the model is built; also seeds shuffling"
+        0,
+        ge=0,
+        lt=2**63,
+        description="torch.manual_seed before the model is built; also seeds shuffling",
     )
     device: Literal["auto", "cpu", "cuda"] = Field(
         "auto", description="auto: cuda when available, else cpu"
@@ -123,12 +126,21 @@ class OutputSpec(_Strict):
     """What a run writes besides metrics.jsonl and summary.json."""
 
     dir: str | None = Field(
-        None, description="run directory; null: runs/{recipe}-{YYYYmmdd-HHMMSS} under the cwd"
+        None,
+        description="run directory (new or empty); null: runs/{recipe}-{YYYYmmdd-HHMMSS} "
+        "under the cwd, with -2, -3, ... added when another run took the name",
     )
     plots: bool = Field(
         True, description="write <metric>.png for each numeric metric, and weights.png"
     )
-    checkpoint: bool = Field(True, description="write checkpoint.pt after the last epoch")
+    checkpoint: bool = Field(
+        True,
+        description="write checkpoint.pt after every epoch and when stopped, so that "
+        "`corebp resume` can continue the run exactly",
+    )
+    checkpoint_every: int | None = Field(
+        None, gt=0, description="also write checkpoint.pt every n updates; null: only per epoch"
+    )
     progress: Literal["auto", "bar", "log"] = Field(
         "auto", description="auto: a progress bar on a terminal, plain log lines otherwise"
     )

@@ -39,8 +39,13 @@ def find_recipe(name_or_path: str) -> Path:
     """A shipped recipe by name, or a YAML file by path."""
     path = Path(name_or_path)
     if path.suffix in (".yaml", ".yml") or path.parent != Path("."):
-        if path.is_file():
+        if _is_file(path):
             return path
+        if _is_dir(path):
+            raise ConfigError(
+                f"recipe file {name_or_path!r} is a folder; expected a .yaml file (or the name "
+                "of a shipped recipe, see `corebp recipes`)."
+            )
         raise ConfigError(
             f"recipe file {name_or_path!r} does not exist; give an existing .yaml path or the "
             "name of a shipped recipe (list them with `corebp recipes`)."
@@ -48,10 +53,25 @@ def find_recipe(name_or_path: str) -> Path:
     shipped = shipped_recipes()
     if name_or_path in shipped:
         return shipped[name_or_path]
-    if path.is_file():
+    if _is_file(path):
         return path
     raise ConfigError(
         f"{name_or_path!r} is neither a shipped recipe nor a file; expected one of: "
         f"{', '.join(shipped) or 'none found in ' + str(recipes_dir())}, or a path to a .yaml "
         f"file.{did_you_mean(name_or_path, shipped)}"
     )
+
+
+def _is_file(path: Path) -> bool:
+    """`path.is_file()`, False also for a name the OS refuses (too long, say)."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
+
+
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except OSError:
+        return False
