@@ -22,6 +22,7 @@ from corebp.layers import (
     Softmax,
     Tanh,
 )
+from corebp.logger import Logger
 from corebp.loss import Loss
 from corebp.losses import BCELoss, CrossEntropyLoss, MSELoss
 from corebp.metric import Metric
@@ -47,6 +48,7 @@ __all__ = [
     "Layer",
     "LeakyReLU",
     "Linear",
+    "Logger",
     "Loss",
     "MSELoss",
     "MaxPool2d",

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
     from corebp.data_source import DataSource
     from corebp.layer import Layer
+    from corebp.logger import Logger
     from corebp.loss import Loss
     from corebp.metric import Metric
     from corebp.optimizer import Optimizer
@@ -102,6 +103,11 @@ def corebp_register_data_sources() -> dict[str, type[DataSource]]:
 
 
 @hookspec
+def corebp_register_loggers() -> dict[str, type[Logger]]:
+    """Return the loggers (metric sinks a recipe lists in output.loggers) this plugin provides."""
+
+
+@hookspec
 def corebp_register_commands(cli: typer.Typer) -> None:
     """Add subcommands to the `corebp` command line (`cli.command(...)`, `cli.add_typer(...)`)."""
 
@@ -133,8 +139,8 @@ def corebp_epoch_end(run: TrainingRun, epoch: int, metrics: dict[str, Any]) -> N
 
 
 @hookspec
-def corebp_after_backward(run: TrainingRun, x: Tensor, y: Tensor) -> None:
-    """Called after each batch's backward, before the update; may change `run.model.grads`."""
+def corebp_after_backward(run: TrainingRun, x: Tensor, y: Tensor, loss: Tensor) -> None:
+    """Called after each batch's backward and its `loss`, before the update; may change grads."""
 
 
 @hookspec

@@ -60,6 +60,9 @@ def run_recipe(
             processes=parallel.describe() if parallel is not None else {"world_size": 1},
         ),
     )
+    preprocessing = trainer.data.preprocessing()
+    if preprocessing is not None:
+        run.json("preprocessing.json", preprocessing.model_dump(mode="json"))
     try:
         return run.path, train_into(run, trainer)
     finally:
@@ -121,6 +124,8 @@ def train_into(run: RunDir, trainer: Trainer) -> dict[str, Any]:
         status("running")
 
     trainer.on_checkpoint = save
+    for logger in trainer.loggers:
+        logger.open(run.path)
     status("running")
     resume = f"corebp resume {shlex.quote(str(run.path))}"
     try:
@@ -153,6 +158,9 @@ def train_into(run: RunDir, trainer: Trainer) -> dict[str, Any]:
     except Exception as e:
         status("failed", error=f"{type(e).__name__}: {e}")
         raise
+    finally:
+        for logger in trainer.loggers:
+            logger.close()
     summary = {"status": "completed"} | summary
     if out.plots:
         _draw(run, trainer)

@@ -1,7 +1,7 @@
 """A run directory: every file is written whole (temp file + rename), never half.
 
-Files: recipe.yaml (resolved), provenance.json, metrics.jsonl, summary.json,
-checkpoint.pt, loss.png, accuracy.png, weights.png.
+Files: recipe.yaml (resolved), provenance.json, preprocessing.json (image data only),
+metrics.jsonl, summary.json, checkpoint.pt, loss.png, accuracy.png, weights.png.
 """
 
 from __future__ import annotations

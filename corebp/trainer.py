@@ -24,6 +24,7 @@ from torch import Tensor
 from corebp.distributed import require_shard
 from corebp.errors import ConfigError, CorebpError, Diverged
 from corebp.hookspecs import TrainingRun
+from corebp.logger import Logger
 from corebp.loss import Loss
 from corebp.metric import Metric
 from corebp.optimizer import Optimizer
@@ -179,6 +180,16 @@ class Trainer:
                 f"metrics: {sorted(duplicate)} listed twice; expected each metric once."
             )
         self.train_metrics = self.new_metrics()
+        self.loggers: list[Logger] = [
+            build(
+                reg.get("loggers", s.type, key=f"output.loggers.{i}.type"),
+                s.args,
+                f"output.loggers.{i}",
+            )
+            for i, s in enumerate(recipe.output.loggers)
+        ]
+        if not self.writes:  # built (so checked) on every rank; only rank 0 logs
+            self.loggers = []
 
         self.generator = torch.Generator().manual_seed(seed)
         #: The shuffle generator's state at the start of the current epoch (for checkpoints).
@@ -203,6 +214,8 @@ class Trainer:
         # Hooks are looked up once; a hook nothing implements is not called at all.
         run: TrainingRun = self
         self.events = reg.run_events(run)
+        for i, logger in enumerate(self.loggers):
+            self.events.register(logger, name=f"output.loggers.{i}")
         if parallel is not None:  # last: every tryfirst hook sees this rank's own gradients
             self.events.register(parallel, name="core/DataParallel")
         self._hooks = {
@@ -313,7 +326,7 @@ class Trainer:
                 optimizer.lr = schedule.lr_at(step)
             if after_backward is not None:
                 self.step = step
-                after_backward(run=self, x=x, y=y)
+                after_backward(run=self, x=x, y=y, loss=loss)
             update()
             zero_grad()
             if after_update is not None:

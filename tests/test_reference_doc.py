@@ -52,7 +52,7 @@ def test_reference_lists_are_the_generated_ones(name, generate):
 
 def test_reference_documents_every_component_base_class():
     text = DOC.read_text(encoding="utf-8")
-    for base in ("Layer", "Loss", "Optimizer", "Schedule", "Metric", "DataSource"):
+    for base in ("Layer", "Loss", "Optimizer", "Schedule", "Metric", "DataSource", "Logger"):
         assert f"\n## {base}\n" in text
         assert f"`corebp.{base}`" in text
 

@@ -11,7 +11,8 @@ import warnings
 
 import typer
 
-from corebp.cli import check, plugins, recipes, resume, run, validate
+from corebp.cli import check, export, plugins, predict, recipes, resume, run, validate
+from corebp.cli import eval as eval_
 from corebp.env import env_flag
 from corebp.errors import CorebpError, Diverged
 from corebp.plugins import load_registry
@@ -39,7 +40,8 @@ def build() -> typer.Typer:
     app = typer.Typer(
         name="corebp",
         help="corebp: neural networks with hand-written backward passes.\n\n"
-        "Run recipes, validate them, check gradients and list plugins; plugins add more "
+        "Run recipes, validate them, check gradients, list plugins, and evaluate, predict with "
+        "or export a finished run; plugins add more "
         "commands (the data plugin: `corebp data fetch`).",
         no_args_is_help=True,
         add_completion=False,
@@ -53,6 +55,9 @@ def build() -> typer.Typer:
     app.command("recipes")(recipes.command)
     app.command("plugins")(plugins.command)
     app.command("check")(check.command)
+    app.command("eval")(eval_.command)
+    app.command("predict")(predict.command)
+    app.command("export")(export.command)
     with warnings.catch_warnings():
         # A plugin that fails to load is reported when a command loads the registry.
         warnings.simplefilter("ignore", RuntimeWarning)

@@ -201,6 +201,9 @@ def _component_problems(raw: dict[str, Any], reg: Registry) -> list[str]:
     ]
     if isinstance(raw.get("metrics"), list):
         specs += [("metrics", f"metrics.{i}", s) for i, s in enumerate(raw["metrics"])]
+    output = raw.get("output")
+    if isinstance(output, dict) and isinstance(output.get("loggers"), list):
+        specs += [("loggers", f"output.loggers.{i}", s) for i, s in enumerate(output["loggers"])]
     data = raw.get("data")
     if isinstance(data, dict) and isinstance(data.get("source"), str):
         args = dict(data.get("args") or {}) if isinstance(data.get("args"), dict) else {}

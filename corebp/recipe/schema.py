@@ -17,6 +17,13 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _bare_names(value: Any) -> Any:
+    """In a list of components, a bare name `accuracy` stands for `{type: accuracy}`."""
+    if isinstance(value, list):
+        return [{"type": v} if isinstance(v, str) else v for v in value]
+    return value
+
+
 class ComponentSpec(BaseModel):
     """A registered component by name, with its constructor arguments beside `type`."""
 
@@ -144,6 +151,16 @@ class OutputSpec(_Strict):
     progress: Literal["auto", "bar", "log"] = Field(
         "auto", description="auto: a progress bar on a terminal, plain log lines otherwise"
     )
+    loggers: list[ComponentSpec] = Field(
+        default_factory=list,
+        description="further metric sinks, names or {type: name, argument: value}, e.g. "
+        "[tensorboard]; metrics.jsonl is always written",
+    )
+
+    @field_validator("loggers", mode="before")
+    @classmethod
+    def _logger_names(cls, value: Any) -> Any:
+        return _bare_names(value)
 
 
 class Recipe(_Strict):
@@ -170,7 +187,4 @@ class Recipe(_Strict):
     @field_validator("metrics", mode="before")
     @classmethod
     def _metric_names(cls, value: Any) -> Any:
-        """A bare name `accuracy` stands for `{type: accuracy}`."""
-        if isinstance(value, list):
-            return [{"type": v} if isinstance(v, str) else v for v in value]
-        return value
+        return _bare_names(value)

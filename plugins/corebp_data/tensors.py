@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from corebp.errors import ShapeError
+from corebp.preprocess import to_features
 from corebp_data.memory import (
     ArrayLike,
     InMemorySource,
@@ -12,7 +13,6 @@ from corebp_data.memory import (
     as_examples,
     check_labels,
     resolve_normalize,
-    to_features,
 )
 
 
