@@ -196,6 +196,30 @@ class DataParallel:
         if self._mean:
             grads.div_(flat[-1])
 
+    # -- agreeing to stop ----------------------------------------------------------------
+    def agree(
+        self, step: int, diverged_at: int | None, stop: int | None
+    ) -> tuple[int | None, int | None]:
+        """One MAX all-reduce at update `step`, where every rank reads its divergence flag: the
+        first update whose loss any rank found non-finite, and a stop signal any rank received
+        (the largest signal number); None for either when no rank has one."""
+        none = -(2**62)
+        flags = torch.tensor(
+            [none if diverged_at is None else -diverged_at, 0 if stop is None else stop],
+            dtype=torch.int64,
+            device=self.device,
+        )
+        try:
+            dist.all_reduce(flags, op=dist.ReduceOp.MAX)
+        except RuntimeError as e:
+            raise RankLost(
+                f"step {step}: agreeing on divergence and stop requests over {self.world} "
+                f"processes failed ({type(e).__name__}: {str(e).splitlines()[0]}); another "
+                "process of this run stopped, or hung past train.distributed.timeout_s."
+            ) from e
+        first, signum = (int(v) for v in flags.tolist())
+        return (None if first == none else -first), (signum or None)
+
     # -- the run directory ---------------------------------------------------------------
     def run_dir(self, open_: Callable[[], RunDir]) -> RunDir:
         """Rank 0 alone opens (creates, locks) the run directory with `open_()`; every other

@@ -74,11 +74,13 @@ def resume_run(
     overrides: Sequence[str] = (),
     progress: str | None = None,
     reg: Registry | None = None,
+    parallel: DataParallel | None = None,
 ) -> tuple[Path, dict[str, Any]]:
     """Continue the run in `path` from its checkpoint.pt, exactly as if it had not stopped.
 
     `overrides` may only extend `train.epochs` or change `output.*` (not `output.dir`);
-    anything else is refused naming the key. Returns (directory, summary).
+    anything else is refused naming the key. Returns (directory, summary). Data-parallel
+    (`parallel`), every rank reads the checkpoint and only rank 0 locks and writes `path`.
     """
     reg = registry() if reg is None else reg
     loaded = load_run_recipe(path, overrides, reg)
@@ -88,9 +90,9 @@ def resume_run(
             f"train.epochs={loaded.recipe.train.epochs}: the run has already completed "
             f"{state['epoch']} epochs; expected at least that many."
         )
-    trainer = Trainer(loaded, reg, progress=progress)
+    trainer = Trainer(loaded, reg, progress=progress, parallel=parallel)
     checkpoint.restore(trainer, state)
-    run = RunDir(path)
+    run = _open(lambda: RunDir(path), parallel)
     _write_recipe(run, loaded)
     try:
         return run.path, train_into(run, trainer)
@@ -116,7 +118,7 @@ def train_into(run: RunDir, trainer: Trainer) -> dict[str, Any]:
         run.json("summary.json", {"status": name, **extra} | summary)
 
     def save() -> None:
-        if out.checkpoint:
+        if out.checkpoint and trainer.writes:
             run.checkpoint("checkpoint.pt", checkpoint.capture(trainer))
 
     def epoch_end(row: dict[str, Any]) -> None:
@@ -179,8 +181,12 @@ def stop_on_signals(trainer: Trainer) -> Iterator[None]:
 
     def request_stop(signum: int, frame: object) -> None:
         trainer.stop_signal = signum
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        # Data-parallel, torchrun answers a Ctrl-C with a SIGTERM to every rank: only the
+        # same signal again stops at once, so that the ranks can agree to stop and save.
+        if trainer.parallel is None or signum == signal.SIGINT:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+        if trainer.parallel is None or signum == signal.SIGTERM:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
     previous = {s: signal.signal(s, request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
     try:

@@ -318,6 +318,7 @@ class Trainer:
         step = self._window_start = self.step
         every = self.checkpoint_every
         all_finite, finite_run = self._all_finite, self._finite_run
+        stop_any_step = self.parallel is None  # data-parallel: at agreed updates only
         for x, y in batches:
             out = forward(x)
             loss = loss_forward(out, y)
@@ -342,7 +343,7 @@ class Trainer:
             if step % DIVERGENCE_CHECK_EVERY == 0:
                 self.step = step
                 self.check_finite()
-            if self.stop_signal is not None or (every and step % every == 0):
+            if (stop_any_step and self.stop_signal is not None) or (every and step % every == 0):
                 self.step = step
                 self._pause()
         self.step = step
@@ -351,15 +352,24 @@ class Trainer:
 
     def check_finite(self) -> None:
         """Raise `Diverged` naming the first update whose loss was not finite, if any was
-        since the last check (one read of the device-side flag)."""
-        if not bool(self._all_finite):
-            raise Diverged(self._window_start + int(self._finite_run), "the loss is not finite")
+        since the last check (one read of the device-side flag).
+
+        Data-parallel, the ranks agree here (one small collective, at the same updates on
+        every rank) on the first non-finite loss of any rank and on a stop request any rank
+        received, which raises `Interrupted` on every rank: no rank waits for another."""
+        first = None if bool(self._all_finite) else self._window_start + int(self._finite_run)
+        if self.parallel is not None:
+            first, self.stop_signal = self.parallel.agree(self.step, first, self.stop_signal)
+        if first is not None:
+            raise Diverged(first, "the loss is not finite")
         self._finite_run.zero_()
         self._window_start = self.step
+        if self.stop_signal is not None and self.parallel is not None:
+            raise Interrupted(self.stop_signal)
 
     def _pause(self) -> None:
         """Between two steps: stop if asked to, else write a checkpoint (of finite state)."""
-        if self.stop_signal is not None:
+        if self.stop_signal is not None and self.parallel is None:
             raise Interrupted(self.stop_signal)
         self.check_finite()
         if self.on_checkpoint is not None:
@@ -394,7 +404,8 @@ class Trainer:
         try:
             return self._fit(on_epoch_end)
         except Diverged:
-            self.check_finite()  # names an earlier update if the loss already was not finite
+            if self.parallel is None:  # data-parallel, the ranks agreed on the first one
+                self.check_finite()  # names an earlier update if the loss already was not finite
             raise
         except Exception as e:
             self.registry.raise_from_hook(e, self.events)
