@@ -233,6 +233,12 @@ class DataParallel:
         made = self.from_rank0(path)
         return opened[0] if self.writes else ElsewhereRunDir(made)
 
+    def gather(self, value: T) -> list[T]:
+        """Every rank's `value`, in rank order, on every rank (a checkpoint's random streams)."""
+        values: list[Any] = [None] * self.world
+        dist.all_gather_object(values, value)
+        return values
+
     def from_rank0(self, make: Callable[[], T]) -> T:
         """`make()` run on rank 0, its result given to every rank; a CorebpError it raises is
         raised on every rank."""

@@ -118,7 +118,7 @@ def train_into(run: RunDir, trainer: Trainer) -> dict[str, Any]:
         run.json("summary.json", {"status": name, **extra} | summary)
 
     def save() -> None:
-        if out.checkpoint and trainer.writes:
+        if out.checkpoint:  # data-parallel: every rank captures, only rank 0 writes
             run.checkpoint("checkpoint.pt", checkpoint.capture(trainer))
 
     def epoch_end(row: dict[str, Any]) -> None:
