@@ -9,6 +9,7 @@ back into a freshly built Trainer of the same recipe. A checkpoint holds
   state such as momentum buffers); schedules are functions of the step, which is saved;
 - `rng`: torch's global generator (and CUDA's), the shuffle generator as it was at the
   start of the current epoch, and every `torch.Generator` a layer holds (Dropout's);
+  data-parallel, also `ranks`: each rank's own torch and layer generators, in rank order;
 - `epoch` (epochs completed), `step` (updates done), `position` (updates done in the
   current epoch) and the current epoch's training `metrics` accumulated so far;
 - `history`: the rows of metrics.jsonl so far;
@@ -59,13 +60,15 @@ def _listeners(trainer: Trainer) -> dict[str, Any]:
 
 def capture(trainer: Trainer) -> dict[str, Any]:
     """The run's whole state, as tensors and plain values."""
-    rng: dict[str, Any] = {
+    own: dict[str, Any] = {
         "torch": torch.get_rng_state(),
-        "shuffle": trainer.shuffle_state.clone(),
         "layers": {k: g.get_state() for k, g in _generators(trainer).items()},
     }
     if trainer.device.type == "cuda":
-        rng["cuda"] = torch.cuda.get_rng_state(trainer.device)
+        own["cuda"] = torch.cuda.get_rng_state(trainer.device)
+    rng = own | {"shuffle": trainer.shuffle_state.clone()}
+    if trainer.parallel is not None:  # a collective: every rank captures, rank 0 writes
+        rng["ranks"] = trainer.parallel.gather(own)
     return {
         "format": FORMAT,
         "epoch": len(trainer.history),
@@ -95,8 +98,18 @@ def restore(trainer: Trainer, state: dict[str, Any]) -> None:
             p.copy_(state["model"][k])
         for k, t in trainer.model.buffers.items():
             t.copy_(state["buffers"][k])
-    trainer.optimizer.load_state_dict(state["optimizer"])
     rng = state["rng"]
+    world = trainer.parallel.world if trainer.parallel is not None else 1
+    saved = len(rng.get("ranks", [rng]))
+    if saved != world:
+        raise ConfigError(
+            f"checkpoint: written by a run over {saved} processes, resumed over {world}; "
+            f"expected the same number (resume with torchrun --nproc_per_node={saved}"
+            + (")." if saved > 1 else ", or without torchrun).")
+        )
+    trainer.optimizer.load_state_dict(state["optimizer"])
+    if trainer.parallel is not None:  # each rank's own streams (its Dropout masks)
+        rng = rng | rng["ranks"][trainer.parallel.rank]
     torch.set_rng_state(rng["torch"])
     if "cuda" in rng and trainer.device.type == "cuda":
         torch.cuda.set_rng_state(rng["cuda"], trainer.device)

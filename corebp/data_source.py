@@ -18,7 +18,10 @@ class DataSource:
     and its `splits()` ("train", "test", and "val" when a validation share is held out).
     `batches()` yields (x, y): x of `dtype` shaped (N, *input_shape), y int64 (N,), both on
     `device`, shuffled by the given generator, the last partial batch kept unless
-    `drop_last`.
+    `drop_last`. With `shard=(rank, world)` (data-parallel training) it yields, of each such
+    global batch, rank's part of `torch.tensor_split(batch, world)`: the same permutation on
+    every rank, the first `N % world` ranks one example more. A source without the `shard`
+    argument trains in one process only.
     """
 
     input_shape: tuple[int, ...]
@@ -51,6 +54,7 @@ class DataSource:
         shuffle: bool = False,
         drop_last: bool = False,
         generator: torch.Generator | None = None,
+        shard: tuple[int, int] = (0, 1),
     ) -> Iterator[tuple[Tensor, Tensor]]:
         raise NotImplementedError(f"{type(self).__name__} must implement batches()")
 

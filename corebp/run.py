@@ -7,11 +7,11 @@ import shlex
 import signal
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from corebp import checkpoint
 from corebp.errors import ConfigError, Diverged
@@ -22,22 +22,29 @@ from corebp.recipe.load import LoadedRecipe
 from corebp.rundir import RunDir, provenance
 from corebp.trainer import Interrupted, Trainer
 
+if TYPE_CHECKING:
+    from corebp.distributed import DataParallel
+
 
 def run_recipe(
     loaded: LoadedRecipe,
     output_dir: Path | None = None,
     progress: str | None = None,
     reg: Registry | None = None,
+    parallel: DataParallel | None = None,
 ) -> tuple[Path, dict[str, Any]]:
     """Train `loaded` and write its run directory; returns (directory, summary).
 
     Everything that can be wrong with the recipe, its components or its data fails before
     the directory is created. See `train_into` for what is written while training.
+    In a data-parallel run (`parallel`) only rank 0 creates, locks and writes the directory;
+    every rank returns its path.
     """
     reg = registry() if reg is None else reg
-    trainer = Trainer(loaded, reg, progress=progress)
+    trainer = Trainer(loaded, reg, progress=progress, parallel=parallel)
     out = loaded.recipe.output
-    run = RunDir.create(output_dir or (Path(out.dir) if out.dir else None), loaded.name)
+    path = output_dir or (Path(out.dir) if out.dir else None)
+    run = _open(lambda: RunDir.create(path, loaded.name), parallel)
     _write_recipe(run, loaded)
     run.json(
         "provenance.json",
@@ -50,6 +57,7 @@ def run_recipe(
             dtype=loaded.recipe.train.dtype,
             plugins=reg.plugins,
             data=trainer.data.provenance(),
+            processes=parallel.describe() if parallel is not None else {"world_size": 1},
         ),
     )
     preprocessing = trainer.data.preprocessing()
@@ -66,11 +74,13 @@ def resume_run(
     overrides: Sequence[str] = (),
     progress: str | None = None,
     reg: Registry | None = None,
+    parallel: DataParallel | None = None,
 ) -> tuple[Path, dict[str, Any]]:
     """Continue the run in `path` from its checkpoint.pt, exactly as if it had not stopped.
 
     `overrides` may only extend `train.epochs` or change `output.*` (not `output.dir`);
-    anything else is refused naming the key. Returns (directory, summary).
+    anything else is refused naming the key. Returns (directory, summary). Data-parallel
+    (`parallel`), every rank reads the checkpoint and only rank 0 locks and writes `path`.
     """
     reg = registry() if reg is None else reg
     loaded = load_run_recipe(path, overrides, reg)
@@ -80,9 +90,9 @@ def resume_run(
             f"train.epochs={loaded.recipe.train.epochs}: the run has already completed "
             f"{state['epoch']} epochs; expected at least that many."
         )
-    trainer = Trainer(loaded, reg, progress=progress)
+    trainer = Trainer(loaded, reg, progress=progress, parallel=parallel)
     checkpoint.restore(trainer, state)
-    run = RunDir(path)
+    run = _open(lambda: RunDir(path), parallel)
     _write_recipe(run, loaded)
     try:
         return run.path, train_into(run, trainer)
@@ -108,7 +118,7 @@ def train_into(run: RunDir, trainer: Trainer) -> dict[str, Any]:
         run.json("summary.json", {"status": name, **extra} | summary)
 
     def save() -> None:
-        if out.checkpoint:
+        if out.checkpoint:  # data-parallel: every rank captures, only rank 0 writes
             run.checkpoint("checkpoint.pt", checkpoint.capture(trainer))
 
     def epoch_end(row: dict[str, Any]) -> None:
@@ -171,8 +181,12 @@ def stop_on_signals(trainer: Trainer) -> Iterator[None]:
 
     def request_stop(signum: int, frame: object) -> None:
         trainer.stop_signal = signum
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        # Data-parallel, torchrun answers a Ctrl-C with a SIGTERM to every rank: only the
+        # same signal again stops at once, so that the ranks can agree to stop and save.
+        if trainer.parallel is None or signum == signal.SIGINT:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+        if trainer.parallel is None or signum == signal.SIGTERM:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
     previous = {s: signal.signal(s, request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -233,6 +247,11 @@ def _flat(data: Any, prefix: str = "") -> dict[str, Any]:
     if not flat:
         flat[prefix] = data
     return flat
+
+
+def _open(open_: Callable[[], RunDir], parallel: DataParallel | None) -> RunDir:
+    """`open_()`, in a data-parallel run on rank 0 only (the others get its path)."""
+    return open_() if parallel is None else parallel.run_dir(open_)
 
 
 def _write_recipe(run: RunDir, loaded: LoadedRecipe) -> None:

@@ -153,6 +153,7 @@ def provenance(
     dtype: str,
     plugins: list[Any],
     data: dict[str, str],
+    processes: dict[str, Any],
 ) -> dict[str, Any]:
     """Everything needed to tell where a run's numbers came from."""
     return {
@@ -176,4 +177,5 @@ def provenance(
             for p in plugins
         ],
         "data": data,
+        "processes": processes,
     }

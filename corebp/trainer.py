@@ -16,11 +16,12 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor
 
+from corebp.distributed import require_shard
 from corebp.errors import ConfigError, CorebpError, Diverged
 from corebp.hookspecs import TrainingRun
 from corebp.logger import Logger
@@ -33,6 +34,9 @@ from corebp.recipe.components import build
 from corebp.recipe.load import LoadedRecipe
 from corebp.recipe.schema import Recipe
 from corebp.sequential import Sequential
+
+if TYPE_CHECKING:
+    from corebp.distributed import DataParallel
 
 EpochCallback = Callable[[dict[str, Any]], object]
 
@@ -105,17 +109,28 @@ def build_model(
 
 
 class Trainer:
-    """Everything one recipe run needs, built and checked up front."""
+    """Everything one recipe run needs, built and checked up front.
+
+    With `parallel` (a torchrun launch, see `corebp.distributed`) this process trains on its
+    shard of every batch, its gradients are all-reduced after the backward, and only rank 0
+    evaluates and prints.
+    """
 
     def __init__(
-        self, loaded: LoadedRecipe, reg: Registry | None = None, progress: str | None = None
+        self,
+        loaded: LoadedRecipe,
+        reg: Registry | None = None,
+        progress: str | None = None,
+        parallel: DataParallel | None = None,
     ) -> None:
         reg = registry() if reg is None else reg
         recipe = loaded.recipe
         self.name = loaded.name
         self.recipe = recipe
         self.registry = reg
-        self.device = resolve_device(recipe.train.device)
+        self.parallel = parallel
+        self.writes = parallel is None or parallel.writes
+        self.device = resolve_device(recipe.train.device) if parallel is None else parallel.device
         self.dtype = getattr(torch, recipe.train.dtype)
         self.flush_denormal = self.device.type == "cpu" and recipe.train.flush_denormal
         seed = recipe.train.seed
@@ -131,6 +146,10 @@ class Trainer:
             seed=seed,
             validation_split=d.validation_split,
         )
+        self._shard: dict[str, Any] = {}
+        if parallel is not None:
+            require_shard(self.data.batches, parallel.world, f"data.source {d.source!r}")
+            self._shard = {"shard": parallel.shard}
         n_train = self.data.num_examples("train")
         round_ = math.floor if d.drop_last else math.ceil
         self.steps_per_epoch = round_(n_train / d.batch_size)
@@ -142,6 +161,8 @@ class Trainer:
         torch.manual_seed(seed)
         self.model, self.loss, self.optimizer = build_model(recipe, reg, self.device, self.dtype)
         self._check_model_fits_data()
+        if parallel is not None:
+            parallel.attach(recipe, self.model, self.loss)
         self.schedule = None
         if recipe.schedule is not None:
             self.schedule = build(
@@ -167,6 +188,8 @@ class Trainer:
             )
             for i, s in enumerate(recipe.output.loggers)
         ]
+        if not self.writes:  # built (so checked) on every rank; only rank 0 logs
+            self.loggers = []
 
         self.generator = torch.Generator().manual_seed(seed)
         #: The shuffle generator's state at the start of the current epoch (for checkpoints).
@@ -193,6 +216,8 @@ class Trainer:
         self.events = reg.run_events(run)
         for i, logger in enumerate(self.loggers):
             self.events.register(logger, name=f"output.loggers.{i}")
+        if parallel is not None:  # last: every tryfirst hook sees this rank's own gradients
+            self.events.register(parallel, name="core/DataParallel")
         self._hooks = {
             name: getattr(self.events.hook, name)
             for name in (
@@ -206,7 +231,8 @@ class Trainer:
             if getattr(self.events.hook, name).get_hookimpls()
         }
         mode = recipe.output.progress if progress is None else progress
-        self.progress = ProgressBar(self.steps_per_epoch, self._live) if wants_bar(mode) else None
+        bar = self.writes and wants_bar(mode)
+        self.progress = ProgressBar(self.steps_per_epoch, self._live) if bar else None
 
     # -- building blocks ------------------------------------------------------------------
     def _check_model_fits_data(self) -> None:
@@ -285,12 +311,14 @@ class Trainer:
             shuffle=d.shuffle,
             drop_last=d.drop_last,
             generator=self.generator,
+            **self._shard,
         )
         if position:
             batches = itertools.islice(batches, position, None)
         step = self._window_start = self.step
         every = self.checkpoint_every
         all_finite, finite_run = self._all_finite, self._finite_run
+        stop_any_step = self.parallel is None  # data-parallel: at agreed updates only
         for x, y in batches:
             out = forward(x)
             loss = loss_forward(out, y)
@@ -315,7 +343,7 @@ class Trainer:
             if step % DIVERGENCE_CHECK_EVERY == 0:
                 self.step = step
                 self.check_finite()
-            if self.stop_signal is not None or (every and step % every == 0):
+            if (stop_any_step and self.stop_signal is not None) or (every and step % every == 0):
                 self.step = step
                 self._pause()
         self.step = step
@@ -324,15 +352,24 @@ class Trainer:
 
     def check_finite(self) -> None:
         """Raise `Diverged` naming the first update whose loss was not finite, if any was
-        since the last check (one read of the device-side flag)."""
-        if not bool(self._all_finite):
-            raise Diverged(self._window_start + int(self._finite_run), "the loss is not finite")
+        since the last check (one read of the device-side flag).
+
+        Data-parallel, the ranks agree here (one small collective, at the same updates on
+        every rank) on the first non-finite loss of any rank and on a stop request any rank
+        received, which raises `Interrupted` on every rank: no rank waits for another."""
+        first = None if bool(self._all_finite) else self._window_start + int(self._finite_run)
+        if self.parallel is not None:
+            first, self.stop_signal = self.parallel.agree(self.step, first, self.stop_signal)
+        if first is not None:
+            raise Diverged(first, "the loss is not finite")
         self._finite_run.zero_()
         self._window_start = self.step
+        if self.stop_signal is not None and self.parallel is not None:
+            raise Interrupted(self.stop_signal)
 
     def _pause(self) -> None:
         """Between two steps: stop if asked to, else write a checkpoint (of finite state)."""
-        if self.stop_signal is not None:
+        if self.stop_signal is not None and self.parallel is None:
             raise Interrupted(self.stop_signal)
         self.check_finite()
         if self.on_checkpoint is not None:
@@ -367,14 +404,15 @@ class Trainer:
         try:
             return self._fit(on_epoch_end)
         except Diverged:
-            self.check_finite()  # names an earlier update if the loss already was not finite
+            if self.parallel is None:  # data-parallel, the ranks agreed on the first one
+                self.check_finite()  # names an earlier update if the loss already was not finite
             raise
         except Exception as e:
             self.registry.raise_from_hook(e, self.events)
 
     def _fit(self, on_epoch_end: EpochCallback | None) -> dict[str, Any]:
         epochs = self.recipe.train.epochs
-        eval_splits = [s for s in ("val", "test") if s in self.data.splits()]
+        eval_splits = [s for s in ("val", "test") if self.writes and s in self.data.splits()]
         self._call("corebp_run_start")
         started = time.perf_counter()
         for epoch in range(len(self.history), epochs):
@@ -399,7 +437,7 @@ class Trainer:
             line = epoch_line(epoch, epochs, row)
             if self.progress is not None:
                 self.progress.end(line)
-            else:
+            elif self.writes:
                 print(line, file=sys.stderr, flush=True)
             self._pause()
         summary = self.summary(time.perf_counter() - started)

@@ -31,3 +31,25 @@ def test_performance_doc_table_is_the_one_made_from_the_json():
     doc = (ROOT / "docs/performance.md").read_text(encoding="utf-8")
     table = doc.split(bench.BEGIN, 1)[1].split(bench.END, 1)[0].strip()
     assert table == bench.markdown(RESULT)
+
+
+dist_spec = importlib.util.spec_from_file_location(
+    "bench_distributed", ROOT / "benchmarks/bench_distributed.py"
+)
+assert dist_spec is not None and dist_spec.loader is not None
+dist_bench = importlib.util.module_from_spec(dist_spec)
+dist_spec.loader.exec_module(dist_bench)
+
+
+def test_distributed_doc_scaling_table_is_the_one_made_from_the_json():
+    result = json.loads((ROOT / "benchmarks/distributed.json").read_text())
+    assert set(result["seconds_per_epoch"]) == {
+        "1 process, 1 thread",
+        "1 process, 2 threads",
+        "2 processes, 1 thread each",
+    }
+    assert all(len(r) == result["environment"]["repeats"] for r in result["runs"].values())
+    assert 0 < result["all_reduce_share"] < 1
+    doc = (ROOT / "docs/distributed.md").read_text(encoding="utf-8")
+    table = doc.split(dist_bench.BEGIN, 1)[1].split(dist_bench.END, 1)[0].strip()
+    assert table == dist_bench.markdown(result)

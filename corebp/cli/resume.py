@@ -8,7 +8,9 @@ from typing import Annotated
 import typer
 
 from corebp.cli.run import report
-from corebp.run import resume_run
+from corebp.distributed import launched
+from corebp.run import load_run_recipe, resume_run
+from corebp.trainer import resolve_device
 
 
 def command(
@@ -35,10 +37,16 @@ def command(
       corebp resume runs/mnist-784-100-10-20260101-120000
 
       corebp resume runs/nb train.epochs=10
+
+      torchrun --standalone --nproc_per_node=2 -m corebp resume runs/nb
     """
     if progress not in (None, "auto", "bar", "log"):
         raise typer.BadParameter(
             f"{progress!r}; expected auto, bar or log.", param_hint="--progress"
         )
-    path, summary = resume_run(run_dir, list(overrides or []), progress)
-    report(summary["recipe"], path, summary)
+    items = list(overrides or [])
+    recipe = load_run_recipe(run_dir, items).recipe
+    with launched(recipe, resolve_device(recipe.train.device)) as parallel:
+        path, summary = resume_run(run_dir, items, progress, parallel=parallel)
+    if parallel is None or parallel.writes:
+        report(summary["recipe"], path, summary)

@@ -7,8 +7,10 @@ from typing import Annotated, Any
 
 import typer
 
+from corebp.distributed import launched
 from corebp.recipe import DEFAULT_RECIPE, load_recipe
 from corebp.run import run_recipe
+from corebp.trainer import resolve_device
 
 
 def command(
@@ -42,7 +44,8 @@ def command(
 
     The directory gets recipe.yaml (resolved), provenance.json, metrics.jsonl,
     summary.json, checkpoint.pt and loss/accuracy/weights PNGs. The recipe, its components
-    and its data are all checked before anything is written.
+    and its data are all checked before anything is written. Launched by torchrun with
+    more than one process, it trains data-parallel (docs/distributed.md).
 
     Examples:
 
@@ -57,6 +60,8 @@ def command(
       corebp run mnist-784-100-10-tuned train.seed=1
 
       corebp run my-recipe.yaml data.batch_size=64
+
+      torchrun --standalone --nproc_per_node=2 -m corebp run mnist-784-100-10-tuned
     """
     items = list(overrides or [])
     if recipe is not None and "=" in recipe:  # only overrides were given
@@ -67,8 +72,10 @@ def command(
         raise typer.BadParameter(
             f"{progress!r}; expected auto, bar or log.", param_hint="--progress"
         )
-    path, summary = run_recipe(loaded, output_dir, progress)
-    report(loaded.name, path, summary)
+    with launched(loaded.recipe, resolve_device(loaded.recipe.train.device)) as parallel:
+        path, summary = run_recipe(loaded, output_dir, progress, parallel=parallel)
+    if parallel is None or parallel.writes:
+        report(loaded.name, path, summary)
 
 
 def report(name: str, path: Path, summary: dict[str, Any]) -> None:

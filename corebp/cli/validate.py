@@ -6,6 +6,8 @@ from typing import Annotated
 
 import typer
 
+from corebp.distributed import problems, world_size
+from corebp.errors import ConfigError
 from corebp.plugins import registry
 from corebp.recipe import DEFAULT_RECIPE, load_recipe
 from corebp.trainer import Trainer
@@ -25,7 +27,8 @@ def command(
     component arguments; then build its data source and model and push one example through.
 
     Every problem is reported at once (dotted key, bad value, what was expected, nearest
-    valid name) and the exit code is 2. Nothing is trained and no file is written.
+    valid name) and the exit code is 2. Nothing is trained and no file is written. Under
+    torchrun it also checks that the recipe can train data-parallel over that many processes.
 
     Examples:
 
@@ -34,6 +37,9 @@ def command(
       corebp validate my-recipe.yaml optimizer.lr=0.05 train.epochs=1
     """
     loaded = load_recipe(recipe, list(overrides or []))
+    found = problems(loaded.recipe, world_size())
+    if found:
+        raise ConfigError(found[0])
     trainer = Trainer(loaded, registry(), progress="log")
     typer.echo(f"{loaded.name}: valid ({loaded.path})")
     typer.echo(f"model: {trainer.model!r}")

@@ -56,6 +56,21 @@ class DataSpec(_Strict):
     )
 
 
+class DistributedSpec(_Strict):
+    """Data-parallel training, used when the run is launched by torchrun with more than one
+    process (see docs/distributed.md); a plain `corebp run` ignores it."""
+
+    backend: Literal["auto", "gloo", "nccl"] = Field(
+        "auto", description="auto: nccl when training on CUDA, else gloo"
+    )
+    timeout_s: float = Field(
+        300.0,
+        gt=0,
+        description="seconds a collective waits for the other processes before the run fails "
+        "(torch's default is 30 minutes)",
+    )
+
+
 class TrainSpec(_Strict):
     """How long, where and how reproducibly to train."""
 
@@ -77,6 +92,10 @@ class TrainSpec(_Strict):
         description="on CPU, flush subnormal floats to zero while training and evaluating "
         "(torch.set_flush_denormal, restored afterwards): saturated sigmoids produce "
         "subnormals, which CPUs handle ~10x slower",
+    )
+    distributed: DistributedSpec | None = Field(
+        None,
+        description="data-parallel settings for runs launched by torchrun; null: the defaults",
     )
 
 

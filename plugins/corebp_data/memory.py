@@ -161,22 +161,32 @@ class InMemorySource(DataSource):
         shuffle: bool = False,
         drop_last: bool = False,
         generator: torch.Generator | None = None,
+        shard: tuple[int, int] = (0, 1),
     ) -> Iterator[tuple[Tensor, Tensor]]:
         """(x, y) batches of `split`, `batch_size` at a time; see the module docstring.
 
         Without a `generator`, shuffling draws from one seeded with `seed` at construction,
         so epochs differ from each other and runs with the same seed repeat exactly.
+        `shard=(rank, world)`: of each batch, rank's part of `tensor_split(batch, world)`.
         """
         x, y = self._split(split)
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ConfigError(f"batch_size: {batch_size!r}; expected a positive integer.")
+        rank, world = shard
+        if not 0 <= rank < world:
+            raise ConfigError(f"shard: {shard!r}; expected (rank, world) with 0 <= rank < world.")
         end = x.shape[0] - x.shape[0] % batch_size if drop_last else x.shape[0]
         starts = range(0, end, batch_size)
+        batches: Iterator[tuple[Tensor, Tensor]]
         if not shuffle:
-            return ((x[i : i + batch_size], y[i : i + batch_size]) for i in starts)
-        gen = self._generator if generator is None else generator
-        perm = torch.randperm(x.shape[0], generator=gen, device=gen.device).to(self.device)
-        return self._gathered(x, y, perm, batch_size, end)
+            batches = ((x[i : i + batch_size], y[i : i + batch_size]) for i in starts)
+        else:
+            gen = self._generator if generator is None else generator
+            perm = torch.randperm(x.shape[0], generator=gen, device=gen.device).to(self.device)
+            batches = self._gathered(x, y, perm, batch_size, end)
+        if world == 1:
+            return batches
+        return ((xb.tensor_split(world)[rank], yb.tensor_split(world)[rank]) for xb, yb in batches)
 
     @staticmethod
     def _gathered(

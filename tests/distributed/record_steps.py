@@ -1,0 +1,51 @@
+"""Run by torchrun (2 ranks) or in one process: train one epoch of a recipe for each case
+and save, from rank 0, every step's gradients as the after-backward hook sees them and the
+final weights, to OUT_DIR/<case>.pt.
+
+    python record_steps.py OUT_DIR RECIPE '{"case": ["key=value", ...], ...}'
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+from corebp.distributed import launched
+from corebp.hookspecs import TrainingRun, hookimpl
+from corebp.plugins import load_registry
+from corebp.recipe import load_recipe
+from corebp.trainer import Trainer, resolve_device
+
+
+class Recorder:
+    """Keeps a copy of the gradients each update will use."""
+
+    def __init__(self) -> None:
+        self.grads: list[dict[str, torch.Tensor]] = []
+
+    @hookimpl(trylast=True)
+    def corebp_after_backward(self, run: TrainingRun, x: torch.Tensor, y: torch.Tensor) -> None:
+        self.grads.append({k: g.clone() for k, g in run.model.grads.items()})
+
+
+def record(out: Path, recipe: str, cases: dict[str, list[str]]) -> None:
+    """Train each case in turn, inside one process group when torchrun started several."""
+    first = load_recipe(recipe, next(iter(cases.values()))).recipe
+    with launched(first, resolve_device(first.train.device)) as parallel:
+        for name, overrides in cases.items():
+            loaded = load_recipe(recipe, ["output.progress=log", *overrides])
+            reg = load_registry()
+            recorder = Recorder()
+            reg.pm.register(recorder, name="recorder")
+            trainer = Trainer(loaded, reg, parallel=parallel)
+            trainer.train_epoch(0)
+            if trainer.writes:
+                params = {k: p.clone() for k, p in trainer.model.params.items()}
+                torch.save({"grads": recorder.grads, "params": params}, out / f"{name}.pt")
+
+
+if __name__ == "__main__":
+    record(Path(sys.argv[1]), sys.argv[2], json.loads(sys.argv[3]))
