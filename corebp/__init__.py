@@ -22,6 +22,7 @@ from corebp.layers import (
     Softmax,
     Tanh,
 )
+from corebp.learning_rule import LearningRule
 from corebp.loss import Loss
 from corebp.losses import BCELoss, CrossEntropyLoss, MSELoss
 from corebp.metric import Metric
@@ -46,6 +47,7 @@ __all__ = [
     "Flatten",
     "Layer",
     "LeakyReLU",
+    "LearningRule",
     "Linear",
     "Loss",
     "MSELoss",

@@ -30,6 +30,7 @@ from corebp.data_source import DataSource
 from corebp.env import env_flag
 from corebp.errors import ConfigError, CorebpError, PluginError, did_you_mean
 from corebp.layer import Layer
+from corebp.learning_rule import LearningRule
 from corebp.loss import Loss
 from corebp.metric import Metric
 from corebp.optimizer import Optimizer
@@ -46,6 +47,7 @@ KINDS: dict[str, type] = {
     "schedules": Schedule,
     "metrics": Metric,
     "data_sources": DataSource,
+    "learning_rules": LearningRule,
 }
 
 

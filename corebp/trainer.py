@@ -22,6 +22,7 @@ from torch import Tensor
 
 from corebp.errors import ConfigError
 from corebp.hookspecs import TrainingRun
+from corebp.learning_rule import rule_generator
 from corebp.loss import Loss
 from corebp.metric import Metric
 from corebp.optimizer import Optimizer
@@ -127,6 +128,14 @@ class Trainer:
         # then moved, so they are the same numbers on every device and dtype.
         torch.manual_seed(seed)
         self.model, self.loss, self.optimizer = build_model(recipe, reg, self.device, self.dtype)
+        rule = recipe.learning_rule
+        self.learning_rule = build(
+            reg.get("learning_rules", rule.type, key="learning_rule.type"),
+            rule.args,
+            "learning_rule",
+            generator=rule_generator(seed),
+        )
+        self.learning_rule.attach(self.model)
         self.schedule = None
         if recipe.schedule is not None:
             self.schedule = build(
@@ -336,6 +345,7 @@ class Trainer:
             "model": {k: p.detach().cpu() for k, p in self.model.params.items()},
             "buffers": {k: b.cpu() for k, b in self.model.buffers.items()},
             "optimizer": self.optimizer.state_dict(),
+            "learning_rule": {k: t.cpu() for k, t in self.learning_rule.state_dict().items()},
             "rng": rng,
             "recipe": self.recipe.model_dump(mode="json"),
         }
