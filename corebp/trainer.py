@@ -22,7 +22,7 @@ from torch import Tensor
 
 from corebp.errors import ConfigError
 from corebp.hookspecs import TrainingRun
-from corebp.learning_rule import rule_generator
+from corebp.learning_rule import LearningRule, rule_generator
 from corebp.loss import Loss
 from corebp.metric import Metric
 from corebp.optimizer import Optimizer
@@ -91,6 +91,19 @@ def build_model(
     return model, loss, optimizer
 
 
+def attach_learning_rule(recipe: Recipe, reg: Registry, model: Sequential) -> LearningRule:
+    """Build the recipe's `learning_rule` with its own generator and attach it to `model`."""
+    spec = recipe.learning_rule
+    rule: LearningRule = build(
+        reg.get("learning_rules", spec.type, key="learning_rule.type"),
+        spec.args,
+        "learning_rule",
+        generator=rule_generator(recipe.train.seed),
+    )
+    rule.attach(model)
+    return rule
+
+
 class Trainer:
     """Everything one recipe run needs, built and checked up front."""
 
@@ -128,14 +141,7 @@ class Trainer:
         # then moved, so they are the same numbers on every device and dtype.
         torch.manual_seed(seed)
         self.model, self.loss, self.optimizer = build_model(recipe, reg, self.device, self.dtype)
-        rule = recipe.learning_rule
-        self.learning_rule = build(
-            reg.get("learning_rules", rule.type, key="learning_rule.type"),
-            rule.args,
-            "learning_rule",
-            generator=rule_generator(seed),
-        )
-        self.learning_rule.attach(self.model)
+        self.learning_rule = attach_learning_rule(recipe, reg, self.model)
         self.schedule = None
         if recipe.schedule is not None:
             self.schedule = build(

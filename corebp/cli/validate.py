@@ -9,7 +9,7 @@ import typer
 
 from corebp.plugins import registry
 from corebp.recipe import DEFAULT_RECIPE, load_recipe
-from corebp.trainer import build_model
+from corebp.trainer import attach_learning_rule, build_model
 
 
 def command(
@@ -37,6 +37,10 @@ def command(
     reg = registry()
     torch.manual_seed(loaded.recipe.train.seed)
     model, loss, optimizer = build_model(loaded.recipe, reg)
+    rule = attach_learning_rule(loaded.recipe, reg, model)
     typer.echo(f"{loaded.name}: valid ({loaded.path})")
     typer.echo(f"model: {model!r}")
-    typer.echo(f"loss: {loss!r}; optimizer: {optimizer!r}; data: {loaded.recipe.data.source}")
+    typer.echo(
+        f"loss: {loss!r}; optimizer: {optimizer!r}; learning rule: {rule!r}; "
+        f"data: {loaded.recipe.data.source}"
+    )
