@@ -23,6 +23,7 @@ from corebp.layers import (
     Tanh,
 )
 from corebp.learning_rule import LearningRule
+from corebp.logger import Logger
 from corebp.loss import Loss
 from corebp.losses import BCELoss, CrossEntropyLoss, MSELoss
 from corebp.metric import Metric
@@ -49,6 +50,7 @@ __all__ = [
     "LeakyReLU",
     "LearningRule",
     "Linear",
+    "Logger",
     "Loss",
     "MSELoss",
     "MaxPool2d",

@@ -31,12 +31,13 @@ Both are wired in as a listener of the run's training events (`corebp_run_listen
 from __future__ import annotations
 
 import inspect
+import math
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from corebp.errors import ConfigError, CorebpError
+from corebp.errors import ConfigError, CorebpError, Diverged
 from corebp.gradcheck import (
     LOW_PRECISION,
     TOLERANCES,
@@ -125,6 +126,12 @@ class AutogradCheck:
             if rel_err > self.max_rel_error or self.worst is None:
                 self.max_rel_error = max(self.max_rel_error, rel_err)
                 self.worst = (step, name)
+            if not math.isfinite(abs_err) and not self._finite_reference(x, y):
+                raise Diverged(
+                    step,
+                    f"the gradient of {name!r} is not finite, and autograd's is not finite "
+                    "either (the loss or the weights overflowed; the backward is not to blame)",
+                )
             scale = abs_err / rel_err if rel_err else 0.0  # max|g_autograd|
             if abs_err <= self.atol + self.rtol * scale:
                 continue
@@ -137,6 +144,30 @@ class AutogradCheck:
                     f"layer in {self.model!r} or of "
                     f"{self.loss!r} is wrong; check each layer with corebp's gradient checker."
                 )
+
+    #: What a checkpoint keeps of the check (see `state_dict`).
+    STATISTICS = ("max_abs_error", "max_rel_error", "steps_checked", "within_tolerance", "worst")
+
+    def state_dict(self) -> dict[str, Any]:
+        """The statistics so far (and the twin's state), for a checkpoint."""
+        state = {k: getattr(self, k) for k in self.STATISTICS}
+        if self.twin is not None:
+            state["twin"] = self.twin.state_dict()
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue from a `state_dict()`."""
+        for k in self.STATISTICS:
+            setattr(self, k, state[k])
+        if self.worst is not None:
+            self.worst = (int(self.worst[0]), str(self.worst[1]))
+        if self.twin is not None:
+            self.twin.load_state_dict(state["twin"])
+
+    def _finite_reference(self, x: Tensor, y: Tensor) -> bool:
+        """Whether autograd's gradients on this batch are all finite (on failures only)."""
+        auto = reference_gradients(self.model, self.loss, x, y)
+        return all(bool(g.isfinite().all()) for g in auto.values())
 
     @property
     def passed(self) -> bool:
@@ -225,6 +256,20 @@ class TorchTwin:
         for name, p in self.params.items():
             p.grad = grads[name]
         self.optimizer.step()
+
+    def state_dict(self) -> dict[str, Any]:
+        """The twin's parameters and torch optimizer state (tensors and plain values)."""
+        return {
+            "params": {k: p.detach().clone() for k, p in self.params.items()},
+            "optimizer": self.optimizer.state_dict(),
+        }
+
+    @torch.no_grad()
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue from a `state_dict()`."""
+        for k, p in self.params.items():
+            p.copy_(state["params"][k])
+        self.optimizer.load_state_dict(state["optimizer"])
 
     @torch.no_grad()
     def predict(self, x: Tensor) -> Tensor:

@@ -7,6 +7,8 @@ from collections.abc import Iterator
 import torch
 from torch import Tensor
 
+from corebp.preprocess import ImagePreprocessing
+
 
 class DataSource:
     """Base class of data sources.
@@ -55,3 +57,10 @@ class DataSource:
     def provenance(self) -> dict[str, str]:
         """Facts worth recording about the data (e.g. file MD5s); empty by default."""
         return {}
+
+    def preprocessing(self) -> ImagePreprocessing | None:
+        """How an image file becomes one input, when the examples are images; else None.
+
+        A run records it in preprocessing.json, which `corebp predict` applies to new images.
+        """
+        return None

@@ -30,6 +30,17 @@ class DataError(CorebpError, RuntimeError):
     """A data file is missing, corrupt or cannot be fetched."""
 
 
+class Diverged(CorebpError, RuntimeError):
+    """Training produced a non-finite loss or gradient; the CLI exits 3, not 2."""
+
+    def __init__(self, step: int, what: str) -> None:
+        super().__init__(
+            f"diverged: {what} at step {step} (counting updates from 0); lower optimizer.lr "
+            "(or check the data), the last checkpoint holds the state before it"
+        )
+        self.step = step
+
+
 def did_you_mean(name: str, choices: Iterable[str]) -> str:
     """Return " Did you mean 'x'?" for the nearest of `choices`, or "" when none is close."""
     close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)

@@ -15,12 +15,15 @@ from typing import TYPE_CHECKING, Any, Protocol
 import pluggy
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import typer
     from torch import Tensor
 
     from corebp.data_source import DataSource
     from corebp.layer import Layer
     from corebp.learning_rule import LearningRule
+    from corebp.logger import Logger
     from corebp.loss import Loss
     from corebp.metric import Metric
     from corebp.optimizer import Optimizer
@@ -112,6 +115,16 @@ def corebp_register_learning_rules() -> dict[str, type[LearningRule]]:
 
 
 @hookspec
+def corebp_register_loggers() -> dict[str, type[Logger]]:
+    """Return the loggers (metric sinks a recipe lists in output.loggers) this plugin provides."""
+
+
+@hookspec
+def corebp_recipe_files() -> list[Path]:
+    """Return the recipe YAML files this plugin ships; each runs by its file name without .yaml."""
+
+
+@hookspec
 def corebp_register_commands(cli: typer.Typer) -> None:
     """Add subcommands to the `corebp` command line (`cli.command(...)`, `cli.add_typer(...)`)."""
 
@@ -143,8 +156,8 @@ def corebp_epoch_end(run: TrainingRun, epoch: int, metrics: dict[str, Any]) -> N
 
 
 @hookspec
-def corebp_after_backward(run: TrainingRun, x: Tensor, y: Tensor) -> None:
-    """Called after each batch's backward, before the update; may change `run.model.grads`."""
+def corebp_after_backward(run: TrainingRun, x: Tensor, y: Tensor, loss: Tensor) -> None:
+    """Called after each batch's backward and its `loss`, before the update; may change grads."""
 
 
 @hookspec

@@ -27,6 +27,16 @@ class Metric:
     def update(self, output: Tensor, target: Tensor, loss: Tensor) -> None:
         raise NotImplementedError(f"{type(self).__name__} must implement update()")
 
+    def state_dict(self) -> dict[str, Any]:
+        """What was accumulated since `reset()`, for a checkpoint taken mid-epoch: by default
+        every attribute (tensors copied). Override when the state holds other objects."""
+        return {k: v.clone() if isinstance(v, Tensor) else v for k, v in vars(self).items()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue from a `state_dict()`."""
+        for k, v in state.items():
+            setattr(self, k, v.clone() if isinstance(v, Tensor) else v)
+
     def compute(self) -> Any:
         """A float, or a JSON-serialisable dict/list of numbers."""
         raise NotImplementedError(f"{type(self).__name__} must implement compute()")

@@ -22,7 +22,8 @@ class Optimizer:
     counterpart, and a recipe asking for a twin is refused.
     """
 
-    #: The torch.optim class this rule reproduces, or None.
+    #: The torch.optim class this rule reproduces, or None; the conformance kit
+    #: (`corebp.testing`) checks the two against each other.
     torch_counterpart: ClassVar[type[torch.optim.Optimizer] | None] = None
 
     @classmethod

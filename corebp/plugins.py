@@ -31,6 +31,7 @@ from corebp.env import env_flag
 from corebp.errors import ConfigError, CorebpError, PluginError, did_you_mean
 from corebp.layer import Layer
 from corebp.learning_rule import LearningRule
+from corebp.logger import Logger
 from corebp.loss import Loss
 from corebp.metric import Metric
 from corebp.optimizer import Optimizer
@@ -48,6 +49,7 @@ KINDS: dict[str, type] = {
     "metrics": Metric,
     "data_sources": DataSource,
     "learning_rules": LearningRule,
+    "loggers": Logger,
 }
 
 
@@ -99,6 +101,26 @@ class Registry:
             f"{where}{name!r} is not a registered {_singular(kind)}; "
             f"expected one of: {choices}.{did_you_mean(name, found)}"
         )
+
+    def find(self, name: str, kind: str | None = None) -> Component:
+        """The component registered as `name` (under `kind`, or under whichever kind has it)."""
+        if kind is not None:
+            self.get(kind, name)
+            return self.components[kind][name]
+        found = [c[name] for c in self.components.values() if name in c]
+        if len(found) > 1:
+            kinds = ", ".join(c.kind for c in found)
+            raise ConfigError(
+                f"{name!r} names a component of several kinds ({kinds}); say which one, "
+                f"e.g. `corebp show {name} --kind {found[0].kind}`."
+            )
+        if not found:
+            known = sorted({n for c in self.components.values() for n in c})
+            raise ConfigError(
+                f"{name!r} is not a registered component; expected one of: "
+                f"{', '.join(known)}.{did_you_mean(name, known)}"
+            )
+        return found[0]
 
     def names(self, kind: str) -> list[str]:
         """The registered names of one kind, sorted."""

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import json
+import shlex
+import signal
+import threading
 import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 from typing import Any
 
+from corebp import checkpoint
+from corebp.errors import ConfigError, Diverged
 from corebp.plots import plot_curves, plot_weight_grid
 from corebp.plugins import Registry, registry
+from corebp.recipe import load_recipe
 from corebp.recipe.load import LoadedRecipe
-from corebp.rundir import RunDir, default_run_dir, provenance
-from corebp.trainer import Trainer
+from corebp.rundir import RunDir, provenance
+from corebp.trainer import Interrupted, Trainer
 
 
 def run_recipe(
@@ -23,17 +32,13 @@ def run_recipe(
     """Train `loaded` and write its run directory; returns (directory, summary).
 
     Everything that can be wrong with the recipe, its components or its data fails before
-    the directory is created. summary.json says `"status": "completed"`; when training
-    fails (or is interrupted) after that, it is still written, with `"status": "failed"`
-    (or `"interrupted"`), the `error` and the epochs completed, and the error is re-raised.
+    the directory is created. See `train_into` for what is written while training.
     """
     reg = registry() if reg is None else reg
     trainer = Trainer(loaded, reg, progress=progress)
     out = loaded.recipe.output
-    path = output_dir or (Path(out.dir) if out.dir else default_run_dir(loaded.name))
-    run = RunDir(path)
-    header = f"# {loaded.name}, resolved (overrides: {' '.join(loaded.overrides) or 'none'})\n"
-    run.yaml("recipe.yaml", loaded.resolved(), header)
+    run = RunDir.create(output_dir or (Path(out.dir) if out.dir else None), loaded.name)
+    _write_recipe(run, loaded)
     run.json(
         "provenance.json",
         provenance(
@@ -47,21 +52,192 @@ def run_recipe(
             data=trainer.data.provenance(),
         ),
     )
-    started = time.perf_counter()
+    preprocessing = trainer.data.preprocessing()
+    if preprocessing is not None:
+        run.json("preprocessing.json", preprocessing.model_dump(mode="json"))
     try:
-        summary = trainer.fit(on_epoch_end=lambda _: run.jsonl("metrics.jsonl", trainer.history))
-    except (Exception, KeyboardInterrupt) as e:
-        status = "interrupted" if isinstance(e, KeyboardInterrupt) else "failed"
-        failed = {"status": status, "error": f"{type(e).__name__}: {e}"}
-        run.json("summary.json", failed | trainer.summary(time.perf_counter() - started))
+        return run.path, train_into(run, trainer)
+    finally:
+        run.close()
+
+
+def resume_run(
+    path: Path,
+    overrides: Sequence[str] = (),
+    progress: str | None = None,
+    reg: Registry | None = None,
+) -> tuple[Path, dict[str, Any]]:
+    """Continue the run in `path` from its checkpoint.pt, exactly as if it had not stopped.
+
+    `overrides` may only extend `train.epochs` or change `output.*` (not `output.dir`);
+    anything else is refused naming the key. Returns (directory, summary).
+    """
+    reg = registry() if reg is None else reg
+    loaded = load_run_recipe(path, overrides, reg)
+    state = checkpoint.load(path / "checkpoint.pt")
+    if loaded.recipe.train.epochs < state["epoch"]:
+        raise ConfigError(
+            f"train.epochs={loaded.recipe.train.epochs}: the run has already completed "
+            f"{state['epoch']} epochs; expected at least that many."
+        )
+    trainer = Trainer(loaded, reg, progress=progress)
+    checkpoint.restore(trainer, state)
+    run = RunDir(path)
+    _write_recipe(run, loaded)
+    try:
+        return run.path, train_into(run, trainer)
+    finally:
+        run.close()
+
+
+def train_into(run: RunDir, trainer: Trainer) -> dict[str, Any]:
+    """Train `trainer` (from where it stands) and keep `run` up to date.
+
+    summary.json says `"status": "running"` from the start, then `completed`; when training
+    stops early it is still written, with `interrupted` (a SIGINT/SIGTERM: after the current
+    step, a checkpoint is written first), `diverged` (a non-finite loss; the checkpoint
+    before it is kept) or `failed`, the `error` and the epochs completed, and the error is
+    re-raised. checkpoint.pt is replaced after every epoch and every
+    `output.checkpoint_every` steps (unless `output.checkpoint` is false).
+    """
+    out = trainer.recipe.output
+    started = time.perf_counter()
+
+    def status(name: str, **extra: Any) -> None:
+        summary = trainer.summary(time.perf_counter() - started)
+        run.json("summary.json", {"status": name, **extra} | summary)
+
+    def save() -> None:
+        if out.checkpoint:
+            run.checkpoint("checkpoint.pt", checkpoint.capture(trainer))
+
+    def epoch_end(row: dict[str, Any]) -> None:
+        run.jsonl("metrics.jsonl", trainer.history)
+        status("running")
+
+    trainer.on_checkpoint = save
+    for logger in trainer.loggers:
+        logger.open(run.path)
+    status("running")
+    resume = f"corebp resume {shlex.quote(str(run.path))}"
+    try:
+        with stop_on_signals(trainer):
+            summary = trainer.fit(on_epoch_end=epoch_end)
+    except Interrupted as e:
+        save()
+        name = signal.Signals(e.signum).name
+        status("interrupted", error=f"stopped by {name}", resume=resume)
+        e.args = (
+            f"stopped by {name} after step {trainer.step}; "
+            + (
+                f"checkpoint {run.path / 'checkpoint.pt'} written; continue with: {resume}"
+                if out.checkpoint
+                else "no checkpoint (output.checkpoint is false)"
+            ),
+        )
         raise
+    except Diverged as e:
+        status("diverged", error=str(e), step=e.step)
+        raise
+    except KeyboardInterrupt:
+        status("interrupted", error="stopped at once by a second SIGINT", resume=resume)
+        stopped = Interrupted(signal.SIGINT)
+        stopped.args = (
+            f"stopped at once by a second SIGINT; the last checkpoint stays; continue with: "
+            f"{resume}",
+        )
+        raise stopped from None
+    except Exception as e:
+        status("failed", error=f"{type(e).__name__}: {e}")
+        raise
+    finally:
+        for logger in trainer.loggers:
+            logger.close()
     summary = {"status": "completed"} | summary
-    if out.checkpoint:
-        run.checkpoint("checkpoint.pt", trainer.state())
     if out.plots:
         _draw(run, trainer)
     run.json("summary.json", summary)
-    return run.path, summary
+    return summary
+
+
+@contextmanager
+def stop_on_signals(trainer: Trainer) -> Iterator[None]:
+    """While inside, SIGINT and SIGTERM ask `trainer` to stop after the current step
+    (`Interrupted`); a second one stops at once (KeyboardInterrupt, or SIGTERM's default).
+    The previous handlers are restored afterwards. Outside the main thread: no change."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def request_stop(signum: int, frame: object) -> None:
+        trainer.stop_signal = signum
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+    previous = {s: signal.signal(s, request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def load_run_recipe(
+    path: Path, overrides: Sequence[str], reg: Registry | None = None
+) -> LoadedRecipe:
+    """The recipe a run directory was started with, with resume `overrides` applied; a change
+    to anything but `train.epochs` and `output.*` (except `output.dir`) is refused."""
+    if not path.is_dir():
+        raise ConfigError(
+            f"run directory {str(path)!r} does not exist or is not a folder; give the folder "
+            "of the run to continue (as printed by `corebp run`)."
+        )
+    recorded = path / "recipe.yaml"
+    if not recorded.is_file():
+        raise ConfigError(f"{recorded}: missing; {str(path)!r} is not a corebp run directory.")
+    before = load_recipe(str(recorded), (), reg)
+    after = load_recipe(str(recorded), overrides, reg)
+    old, new = _flat(before.resolved()), _flat(after.resolved())
+    changed = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
+    refused = [k for k in changed if not (k == "train.epochs" or k.startswith("output."))]
+    refused += [k for k in changed if k == "output.dir"]
+    if refused:
+        raise ConfigError(
+            f"{refused[0]}: cannot change when resuming (was {old.get(refused[0])!r}, override "
+            f"gives {new.get(refused[0])!r}); a resumed run continues the same recipe, and only "
+            "train.epochs and output options may change. Start a new run to change it."
+        )
+    name = _recorded_name(path) or before.name
+    return LoadedRecipe(name, after.recipe, recorded, after.overrides)
+
+
+def _recorded_name(path: Path) -> str | None:
+    try:
+        name = json.loads((path / "provenance.json").read_text(encoding="utf-8"))["recipe"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return name if isinstance(name, str) else None
+
+
+def _flat(data: Any, prefix: str = "") -> dict[str, Any]:
+    """{"a.b.0.c": value} for nested dicts and lists."""
+    if isinstance(data, dict):
+        items = data.items()
+    elif isinstance(data, list):
+        items = enumerate(data)  # type: ignore[assignment]
+    else:
+        return {prefix: data}
+    flat: dict[str, Any] = {}
+    for k, v in items:
+        flat |= _flat(v, f"{prefix}{k}" if not prefix else f"{prefix}.{k}")
+    if not flat:
+        flat[prefix] = data
+    return flat
+
+
+def _write_recipe(run: RunDir, loaded: LoadedRecipe) -> None:
+    header = f"# {loaded.name}, resolved (overrides: {' '.join(loaded.overrides) or 'none'})\n"
+    run.yaml("recipe.yaml", loaded.resolved(), header)
 
 
 def _draw(run: RunDir, trainer: Trainer) -> None:

@@ -1,12 +1,15 @@
 """A run directory: every file is written whole (temp file + rename), never half.
 
-Files: recipe.yaml (resolved), provenance.json, metrics.jsonl, summary.json,
-checkpoint.pt, loss.png, accuracy.png, weights.png.
+Files: recipe.yaml (resolved), provenance.json, preprocessing.json (image data only),
+metrics.jsonl, summary.json, checkpoint.pt, loss.png, accuracy.png, weights.png.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
+import math
+import os
 import platform
 import sys
 import time
@@ -27,17 +30,93 @@ def default_run_dir(recipe_name: str) -> Path:
     return Path("runs") / f"{recipe_name}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
+def _user_path_error(path: Path, e: OSError, fix: str) -> ConfigError:
+    return ConfigError(f"output dir {str(path)!r}: {e.strerror or e}; {fix}.")
+
+
+def finite_or_none(obj: Any) -> Any:
+    """`obj` with every NaN or infinite float replaced by None (JSON null)."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: finite_or_none(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [finite_or_none(v) for v in obj]
+    return obj
+
+
+def strict_json(obj: Any, indent: int | None = None) -> str:
+    """JSON any strict reader accepts: non-finite numbers are written as null."""
+    return json.dumps(finite_or_none(obj), indent=indent, allow_nan=False)
+
+
 class RunDir:
-    """The folder one run writes into; created empty (an existing non-empty folder is refused)."""
+    """The folder one run writes into, owned by this process alone while it exists.
+
+    Ownership is an exclusive `flock` on the folder itself, held until the process ends (a
+    kill releases it): a second run or resume of the same folder is refused.
+    """
 
     def __init__(self, path: Path) -> None:
-        if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        self.path = path
+        try:
+            self._fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+        except OSError as e:
+            raise _user_path_error(path, e, "expected a folder corebp can open") from None
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self._fd)
+            raise ConfigError(
+                f"output dir {str(path)!r} is in use by another corebp run; wait for it to "
+                "finish or choose another --output-dir."
+            ) from None
+
+    @classmethod
+    def create(cls, path: Path | None, recipe_name: str) -> RunDir:
+        """A new run directory: `path` (new or empty), or by default a new
+        runs/<recipe>-<time>[-n] that no other run has taken, even within the same second."""
+        fix = "choose another --output-dir"
+        if path is None:
+            return cls._new_default(recipe_name)
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except FileExistsError:
+            raise ConfigError(
+                f"output dir {str(path)!r} exists and is not a folder; expected a new or empty "
+                f"folder ({fix})."
+            ) from None
+        except OSError as e:
+            raise _user_path_error(path, e, fix) from None
+        run = cls(path)
+        if any(path.iterdir()):
+            run.close()
             raise ConfigError(
                 f"output dir {str(path)!r} already exists and is not empty; expected a new or "
-                "empty folder (choose another --output-dir or remove it)."
+                "empty folder (choose another --output-dir or remove it; to continue an "
+                f"interrupted run there: corebp resume {path})."
             )
-        path.mkdir(parents=True, exist_ok=True)
-        self.path = path
+        return run
+
+    @classmethod
+    def _new_default(cls, recipe_name: str) -> RunDir:
+        base = default_run_dir(recipe_name)
+        n = 1
+        try:
+            base.parent.mkdir(parents=True, exist_ok=True)
+            while True:
+                candidate = base if n == 1 else base.with_name(f"{base.name}-{n}")
+                try:
+                    candidate.mkdir()  # fails if another run took the name first
+                    return cls(candidate)
+                except FileExistsError:
+                    n += 1
+        except OSError as e:
+            raise _user_path_error(base.parent, e, "choose another --output-dir") from None
+
+    def close(self) -> None:
+        """Give up ownership (also done when the process ends)."""
+        os.close(self._fd)
 
     def text(self, name: str, content: str) -> Path:
         target = self.path / name
@@ -45,10 +124,10 @@ class RunDir:
         return target
 
     def json(self, name: str, obj: Any) -> Path:
-        return self.text(name, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+        return self.text(name, strict_json(obj, indent=2) + "\n")
 
     def jsonl(self, name: str, rows: list[dict[str, Any]]) -> Path:
-        return self.text(name, "".join(json.dumps(row) + "\n" for row in rows))
+        return self.text(name, "".join(strict_json(row) + "\n" for row in rows))
 
     def yaml(self, name: str, data: dict[str, Any], header: str = "") -> Path:
         return self.text(name, header + OmegaConf.to_yaml(OmegaConf.create(data)))

@@ -10,6 +10,7 @@ run summary. Training-event hooks see the Trainer as a `corebp.hookspecs.Trainin
 
 from __future__ import annotations
 
+import itertools
 import math
 import sys
 import time
@@ -20,9 +21,10 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from corebp.errors import ConfigError
+from corebp.errors import ConfigError, CorebpError, Diverged
 from corebp.hookspecs import TrainingRun
 from corebp.learning_rule import LearningRule, rule_generator
+from corebp.logger import Logger
 from corebp.loss import Loss
 from corebp.metric import Metric
 from corebp.optimizer import Optimizer
@@ -34,6 +36,18 @@ from corebp.recipe.schema import Recipe
 from corebp.sequential import Sequential
 
 EpochCallback = Callable[[dict[str, Any]], object]
+
+#: The divergence guard reads its device-side flag every this many updates (and before
+#: every checkpoint), so that the loop never waits for the device on each step.
+DIVERGENCE_CHECK_EVERY = 64
+
+
+class Interrupted(Exception):
+    """A stop was requested (SIGINT/SIGTERM); raised between two steps, with the state whole."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"stopped by signal {signum}")
+        self.signum = signum
 
 
 def resolve_device(name: str) -> torch.device:
@@ -142,6 +156,7 @@ class Trainer:
         torch.manual_seed(seed)
         self.model, self.loss, self.optimizer = build_model(recipe, reg, self.device, self.dtype)
         self.learning_rule = attach_learning_rule(recipe, reg, self.model)
+        self._check_model_fits_data()
         self.schedule = None
         if recipe.schedule is not None:
             self.schedule = build(
@@ -159,16 +174,40 @@ class Trainer:
                 f"metrics: {sorted(duplicate)} listed twice; expected each metric once."
             )
         self.train_metrics = self.new_metrics()
+        self.loggers: list[Logger] = [
+            build(
+                reg.get("loggers", s.type, key=f"output.loggers.{i}.type"),
+                s.args,
+                f"output.loggers.{i}",
+            )
+            for i, s in enumerate(recipe.output.loggers)
+        ]
 
         self.generator = torch.Generator().manual_seed(seed)
+        #: The shuffle generator's state at the start of the current epoch (for checkpoints).
+        self.shuffle_state = self.generator.get_state()
         self.step = 0
         self.epoch = 0
         self.history: list[dict[str, Any]] = []
+        #: Updates already done in the current epoch when resuming from a checkpoint.
+        self.resume_position = 0
+        #: Called every `checkpoint_every` updates and after every epoch (None: never).
+        self.on_checkpoint: Callable[[], object] | None = None
+        self.checkpoint_every = recipe.output.checkpoint_every or 0
+        #: Set (to the signal number) to stop after the current step; see `Interrupted`.
+        self.stop_signal: int | None = None
+        # The divergence guard, on the device: whether every loss since update
+        # `_window_start` was finite, and how many were, up to the first that was not.
+        self._all_finite = torch.ones((), dtype=torch.bool, device=self.device)
+        self._finite_run = torch.zeros((), dtype=torch.int64, device=self.device)
+        self._window_start = 0
 
         # This run's plugin manager: the plugins, plus the listeners they attach to this run.
         # Hooks are looked up once; a hook nothing implements is not called at all.
         run: TrainingRun = self
         self.events = reg.run_events(run)
+        for i, logger in enumerate(self.loggers):
+            self.events.register(logger, name=f"output.loggers.{i}")
         self._hooks = {
             name: getattr(self.events.hook, name)
             for name in (
@@ -185,6 +224,31 @@ class Trainer:
         self.progress = ProgressBar(self.steps_per_epoch, self._live) if wants_bar(mode) else None
 
     # -- building blocks ------------------------------------------------------------------
+    def _check_model_fits_data(self) -> None:
+        """Push one example through the model and loss (eval mode, no RNG drawn): the layer
+        widths must chain from the data's input shape to one output per class."""
+        shape, classes = tuple(self.data.input_shape), self.data.num_classes
+        x = torch.zeros((1, *shape), device=self.device, dtype=self.dtype)
+        self.model.eval()
+        try:
+            out = self.model.forward(x)
+            if tuple(out.shape[1:]) != (classes,):
+                raise ConfigError(
+                    f"model: produces outputs of shape {tuple(out.shape[1:])} per example but "
+                    f"the data has {classes} classes; expected the last layer to give "
+                    f"{classes} outputs (e.g. out_features: {classes})."
+                )
+            self.loss.forward(out, torch.full((1,), classes - 1, device=self.device))
+        except ConfigError:
+            raise
+        except CorebpError as e:
+            raise ConfigError(
+                f"model: does not fit the data (one example of shape {shape}, {classes} "
+                f"classes): {e}"
+            ) from None
+        finally:
+            self.model.train()
+
     def new_metrics(self) -> dict[str, Metric]:
         """Fresh metric instances, one per recipe entry."""
         return {
@@ -217,8 +281,11 @@ class Trainer:
         self.epoch = epoch
         model, loss_fn, optimizer, schedule = self.model, self.loss, self.optimizer, self.schedule
         model.train()
-        for m in self.train_metrics.values():
-            m.reset()
+        position, self.resume_position = self.resume_position, 0
+        if position == 0:  # else: metrics and shuffle generator come from the checkpoint
+            for m in self.train_metrics.values():
+                m.reset()
+            self.shuffle_state = self.generator.get_state()
         forward, backward, zero_grad = model.forward, model.backward, model.zero_grad
         loss_forward, loss_backward, update = loss_fn.forward, loss_fn.backward, optimizer.step
         summed_over_examples = loss_fn.summed_over_examples
@@ -234,7 +301,11 @@ class Trainer:
             drop_last=d.drop_last,
             generator=self.generator,
         )
-        step = self.step
+        if position:
+            batches = itertools.islice(batches, position, None)
+        step = self._window_start = self.step
+        every = self.checkpoint_every
+        all_finite, finite_run = self._all_finite, self._finite_run
         for x, y in batches:
             out = forward(x)
             loss = loss_forward(out, y)
@@ -243,7 +314,7 @@ class Trainer:
                 optimizer.lr = schedule.lr_at(step)
             if after_backward is not None:
                 self.step = step
-                after_backward(run=self, x=x, y=y)
+                after_backward(run=self, x=x, y=y, loss=loss)
             update()
             zero_grad()
             if after_update is not None:
@@ -252,11 +323,35 @@ class Trainer:
             loss_sum = summed_over_examples(loss, y.shape[0])
             for metric_update in metric_updates:
                 metric_update(out, y, loss_sum)
+            finite_run.add_(all_finite.logical_and_(loss_sum.isfinite()))
             step += 1
             if advance is not None:
                 advance()
+            if step % DIVERGENCE_CHECK_EVERY == 0:
+                self.step = step
+                self.check_finite()
+            if self.stop_signal is not None or (every and step % every == 0):
+                self.step = step
+                self._pause()
         self.step = step
+        self.check_finite()
         return {k: m.compute() for k, m in self.train_metrics.items()}
+
+    def check_finite(self) -> None:
+        """Raise `Diverged` naming the first update whose loss was not finite, if any was
+        since the last check (one read of the device-side flag)."""
+        if not bool(self._all_finite):
+            raise Diverged(self._window_start + int(self._finite_run), "the loss is not finite")
+        self._finite_run.zero_()
+        self._window_start = self.step
+
+    def _pause(self) -> None:
+        """Between two steps: stop if asked to, else write a checkpoint (of finite state)."""
+        if self.stop_signal is not None:
+            raise Interrupted(self.stop_signal)
+        self.check_finite()
+        if self.on_checkpoint is not None:
+            self.on_checkpoint()
 
     def evaluate(
         self, split: str, forward: Callable[[Tensor], Tensor] | None = None
@@ -281,10 +376,14 @@ class Trainer:
         """Train every epoch, evaluate after each, and return the run summary.
 
         An exception raised by a plugin's hook becomes a `PluginError` naming the plugin, its
-        distribution and the hook.
+        distribution and the hook. A non-finite loss stops the run with `Diverged`, naming
+        the first update whose loss was not finite.
         """
         try:
             return self._fit(on_epoch_end)
+        except Diverged:
+            self.check_finite()  # names an earlier update if the loss already was not finite
+            raise
         except Exception as e:
             self.registry.raise_from_hook(e, self.events)
 
@@ -293,7 +392,7 @@ class Trainer:
         eval_splits = [s for s in ("val", "test") if s in self.data.splits()]
         self._call("corebp_run_start")
         started = time.perf_counter()
-        for epoch in range(epochs):
+        for epoch in range(len(self.history), epochs):
             self._call("corebp_epoch_start", epoch=epoch)
             if self.progress is not None:
                 self.progress.start(epoch, epochs)
@@ -317,6 +416,7 @@ class Trainer:
                 self.progress.end(line)
             else:
                 print(line, file=sys.stderr, flush=True)
+            self._pause()
         summary = self.summary(time.perf_counter() - started)
         self._call("corebp_run_end", summary=summary)
         return summary
@@ -335,23 +435,3 @@ class Trainer:
         }
         summary |= {k: v for k, v in last.items() if k not in ("epoch", "seconds", "lr")}
         return summary
-
-    # -- state ------------------------------------------------------------------------------
-    def state(self) -> dict[str, Any]:
-        """A checkpoint of tensors and plain values (loads with torch.load(weights_only=True))."""
-        rng: dict[str, Any] = {
-            "torch": torch.get_rng_state(),
-            "shuffle": self.generator.get_state(),
-        }
-        if self.device.type == "cuda":
-            rng["cuda"] = torch.cuda.get_rng_state(self.device)
-        return {
-            "epoch": len(self.history),
-            "step": self.step,
-            "model": {k: p.detach().cpu() for k, p in self.model.params.items()},
-            "buffers": {k: b.cpu() for k, b in self.model.buffers.items()},
-            "optimizer": self.optimizer.state_dict(),
-            "learning_rule": {k: t.cpu() for k, t in self.learning_rule.state_dict().items()},
-            "rng": rng,
-            "recipe": self.recipe.model_dump(mode="json"),
-        }

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
 from omegaconf import OmegaConf
 
 from corebp.errors import ConfigError
@@ -69,8 +70,12 @@ def test_readme_and_layer_docs_have_examples() -> None:
 @pytest.mark.parametrize("doc", [d for d in DOCS if blocks(d)], ids=lambda d: d.name)
 def test_doc_examples_run(doc: Path) -> None:
     namespace = {"__name__": f"doc_{doc.stem}"}
-    for code in blocks(doc):
-        exec(compile(code, str(doc), "exec"), namespace)
+    dtype = torch.get_default_dtype()
+    try:
+        for code in blocks(doc):
+            exec(compile(code, str(doc), "exec"), namespace)
+    finally:  # each doc starts from a fresh session's default (README sets float64)
+        torch.set_default_dtype(dtype)
 
 
 def test_yaml_blocks_are_all_found() -> None:

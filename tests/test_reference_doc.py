@@ -53,7 +53,16 @@ def test_reference_lists_are_the_generated_ones(name, generate):
 
 def test_reference_documents_every_component_base_class():
     text = DOC.read_text(encoding="utf-8")
-    for base in ("Layer", "Loss", "Optimizer", "Schedule", "Metric", "DataSource", "LearningRule"):
+    for base in (
+        "Layer",
+        "Loss",
+        "Optimizer",
+        "Schedule",
+        "Metric",
+        "DataSource",
+        "LearningRule",
+        "Logger",
+    ):
         assert f"\n## {base}\n" in text
         assert f"`corebp.{base}`" in text
 

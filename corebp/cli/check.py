@@ -1,4 +1,5 @@
-"""`corebp check`: run the gradient checker over every registered layer and loss."""
+"""`corebp check`: run the gradient checker over every registered layer and loss, on each
+constructor-argument set the class declares in `check_args`."""
 
 from __future__ import annotations
 
@@ -12,15 +13,18 @@ import typer
 from corebp.errors import ConfigError, did_you_mean
 from corebp.gradcheck import GradcheckReport, check_layer, check_loss
 from corebp.plugins import Component, registry
+from corebp.testing.core import argument_sets
 
 DTYPES = {"float64": torch.float64, "float32": torch.float32}
 
 
 @dataclass
 class Outcome:
-    """The check of one registered component: a report, or why there is none."""
+    """The check of one registered component on one argument set: a report, or why there is
+    none."""
 
     component: Component
+    args: dict[str, Any]
     report: GradcheckReport | None = None
     skipped: str | None = None
     error: str | None = None
@@ -47,6 +51,7 @@ class Outcome:
             "kind": c.kind,
             "name": c.name,
             "plugin": c.plugin,
+            "args": self.args,
             "status": self.status,
             "skipped": self.skipped,
             "error": self.error,
@@ -57,7 +62,8 @@ class Outcome:
 def run_checks(
     names: list[str] | None = None, dtype: torch.dtype = torch.float64, seed: int = 0
 ) -> list[Outcome]:
-    """Check the registered layers and losses (all, or those called `names`)."""
+    """Check the registered layers and losses (all, or those called `names`), each on every
+    argument set of its `check_args` (default: its `example()` as it is)."""
     reg = registry()
     components = [c for kind in ("layers", "losses") for c in reg.components[kind].values()]
     known = {c.name for c in components}
@@ -68,19 +74,43 @@ def run_checks(
                 f"{', '.join(sorted(known))}.{did_you_mean(name, known)}"
             )
     chosen = [c for c in components if not names or c.name in names]
-    return [_check(c, dtype, seed) for c in sorted(chosen, key=lambda c: (c.kind, c.name))]
+    return [
+        outcome
+        for c in sorted(chosen, key=lambda c: (c.kind, c.name))
+        for outcome in _checks(c, dtype, seed)
+    ]
 
 
-def _check(component: Component, dtype: torch.dtype, seed: int) -> Outcome:
+def _checks(component: Component, dtype: torch.dtype, seed: int) -> list[Outcome]:
     try:
-        instance, shape = component.obj.example()
+        sets = argument_sets(component.obj)
+    except TypeError as e:
+        return [Outcome(component, {}, error=str(e))]
+    return [_check(component, args, dtype, seed) for args in sets]
+
+
+def _check(component: Component, args: dict[str, Any], dtype: torch.dtype, seed: int) -> Outcome:
+    try:
+        instance, shape = component.obj.example(**args)
     except NotImplementedError as e:
-        return Outcome(component, skipped=str(e))
+        return Outcome(component, args, skipped=str(e))
+    except Exception as e:  # a broken plugin layer is reported, not fatal to the others
+        return Outcome(component, args, error=f"{type(e).__name__}: {e}")
     checker = check_layer if component.kind == "layers" else check_loss
     try:
-        return Outcome(component, checker(instance, shape, dtype=dtype, seed=seed))
+        return Outcome(component, args, checker(instance, shape, dtype=dtype, seed=seed))
     except Exception as e:  # a broken plugin layer is reported, not fatal to the others
-        return Outcome(component, error=f"{type(e).__name__}: {e}")
+        return Outcome(component, args, error=f"{type(e).__name__}: {e}")
+
+
+def _shown(args: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in args.items()) or "(defaults)"
+
+
+def _named(outcome: Outcome) -> str:
+    """'name', or 'name (arguments)' off the defaults."""
+    name = outcome.component.name
+    return f"{name} ({_shown(outcome.args)})" if outcome.args else name
 
 
 def _worst(outcome: Outcome) -> str:
@@ -107,10 +137,11 @@ def command(
 ) -> None:
     """Check every registered layer's and loss's backward against finite differences and autograd.
 
-    Each component is built by its `example()` classmethod (plugins' included) and checked
-    with corebp.gradcheck; failing reports are printed in full. Exits 1 if a layer or loss
-    whose gradient should be exact fails (or crashes); layers with exact_gradient=False
-    report their differences as "expected".
+    Each component is built by its `example()` classmethod (plugins' included), once per
+    constructor-argument set it declares in `check_args` (e.g. Softplus: [{}, {"beta": 2.0}]),
+    and checked with corebp.gradcheck; failing reports are printed in full. Exits 1 if a
+    layer or loss whose gradient should be exact fails (or crashes); layers with
+    exact_gradient=False report their differences as "expected".
 
     Examples:
 
@@ -129,17 +160,24 @@ def command(
     if as_json:
         typer.echo(json.dumps([o.to_dict() for o in outcomes], indent=2))
     else:
-        table = [("kind", "name", "plugin", "status", "worst relative error")] + [
-            (o.component.kind, o.component.name, o.component.plugin, o.status, _worst(o))
+        table = [("kind", "name", "arguments", "plugin", "status", "worst relative error")] + [
+            (
+                o.component.kind,
+                o.component.name,
+                _shown(o.args),
+                o.component.plugin,
+                o.status,
+                _worst(o),
+            )
             for o in outcomes
         ]
-        widths = [max(len(row[i]) for row in table) for i in range(4)]
+        widths = [max(len(row[i]) for row in table) for i in range(5)]
         for row in table:
             typer.echo("  ".join([*map(str.ljust, row[:-1], widths), row[-1]]))
         for o in outcomes:
             if o.report is not None and not o.report.passed:
-                typer.echo(f"\n{o.component.name}: {o.report}")
-    failed = [o.component.name for o in outcomes if o.failed]
+                typer.echo(f"\n{_named(o)}: {o.report}")
+    failed = list(dict.fromkeys(_named(o) for o in outcomes if o.failed))
     if failed:
         if not as_json:
             typer.echo(f"\nfailed: {', '.join(failed)}", err=True)

@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 import traceback
 import warnings
 
 import typer
 
-from corebp.cli import check, plugins, recipes, run, validate
+from corebp.cli import check, export, plugins, predict, recipes, resume, run, show, validate
+from corebp.cli import eval as eval_
 from corebp.env import env_flag
-from corebp.errors import CorebpError
+from corebp.errors import CorebpError, Diverged
 from corebp.plugins import load_registry
+from corebp.trainer import Interrupted
 
 
 def _options(
@@ -37,7 +40,8 @@ def build() -> typer.Typer:
     app = typer.Typer(
         name="corebp",
         help="corebp: neural networks with hand-written backward passes.\n\n"
-        "Run recipes, validate them, check gradients and list plugins; plugins add more "
+        "Run recipes, validate them, check gradients, list plugins and show components, and "
+        "evaluate, predict with or export a finished run; plugins add more "
         "commands (the data plugin: `corebp data fetch`).",
         no_args_is_help=True,
         add_completion=False,
@@ -46,10 +50,15 @@ def build() -> typer.Typer:
     )
     app.callback()(_options)
     app.command("run")(run.command)
+    app.command("resume")(resume.command)
     app.command("validate")(validate.command)
     app.command("recipes")(recipes.command)
     app.command("plugins")(plugins.command)
     app.command("check")(check.command)
+    app.command("eval")(eval_.command)
+    app.command("predict")(predict.command)
+    app.command("export")(export.command)
+    app.command("show")(show.command)
     with warnings.catch_warnings():
         # A plugin that fails to load is reported when a command loads the registry.
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -69,8 +78,30 @@ def main() -> None:
     warnings.formatwarning = _format_warning
     try:
         build()()
+    except Diverged as e:
+        print(f"corebp: {e}", file=sys.stderr)
+        sys.exit(3)
     except CorebpError as e:
         if env_flag("COREBP_DEBUG"):
             traceback.print_exception(e)
         print(f"corebp: error: {e}", file=sys.stderr)
         sys.exit(2)
+    except Interrupted as e:
+        print(f"corebp: {e}", file=sys.stderr)
+        sys.exit(128 + e.signum)
+    except KeyboardInterrupt:
+        print("corebp: interrupted", file=sys.stderr)
+        sys.exit(130)
+    except Exception as e:
+        if env_flag("COREBP_DEBUG"):
+            raise
+        first = (str(e).splitlines() or [""])[0]
+        fd, saved = tempfile.mkstemp(prefix="corebp-traceback-", suffix=".txt")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            traceback.print_exception(e, file=f)
+        print(
+            f"corebp: internal error ({type(e).__name__}: {first[:200]}); this is a bug in "
+            f"corebp or a plugin, please report it with the traceback saved in {saved}",
+            file=sys.stderr,
+        )
+        sys.exit(1)

@@ -68,7 +68,12 @@ def command(
             f"{progress!r}; expected auto, bar or log.", param_hint="--progress"
         )
     path, summary = run_recipe(loaded, output_dir, progress)
-    line = f"{loaded.name}: " + (_numbers(summary, "test_") or "trained")
+    report(loaded.name, path, summary)
+
+
+def report(name: str, path: Path, summary: dict[str, Any]) -> None:
+    """Print a finished run's results and directory."""
+    line = f"{name}: " + (_numbers(summary, "test_") or "trained")
     check = summary.get("autograd_check")
     if check is not None:
         verdict = (

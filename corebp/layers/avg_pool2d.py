@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor
@@ -24,6 +24,18 @@ class AvgPool2d(Layer):
     count_include_pad is False, or divisor_override. stride defaults to kernel_size.
     Backward: dx[window of (p, q)] += g[p, q] / D, aten's `avg_pool2d_backward`.
     """
+
+    check_args: ClassVar = [
+        {},
+        {
+            "kernel_size": 3,
+            "stride": 2,
+            "padding": 1,
+            "ceil_mode": True,
+            "count_include_pad": False,
+        },
+        {"kernel_size": (2, 3), "stride": 1, "divisor_override": 4},
+    ]
 
     def __init__(
         self,

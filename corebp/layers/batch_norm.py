@@ -27,6 +27,8 @@ class BatchNorm(Layer):
     dx = γ/√(σ² + ε) ⊙ (g − Σg/M − x̂ ⊙ Σ(g ⊙ x̂)/M) in training, γ/√(σ² + ε) ⊙ g in eval.
     """
 
+    check_args: ClassVar = [{}, {"eps": 1e-3, "momentum": 0.3, "affine": False}, {"momentum": None}]
+
     #: Accepted input ranks, for the error message and the check.
     ranks: ClassVar[tuple[int, ...]] = ()
     shapes: ClassVar[str] = ""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor
@@ -26,6 +26,18 @@ class Conv2d(Layer):
     db += Σ_{n,p,q} g, dx = the transposed convolution of g with W — all three from one call
     of aten's `convolution_backward`, which skips dx when `input_grad` is False.
     """
+
+    check_args: ClassVar = [
+        {},
+        {"stride": 2, "padding": 1, "dilation": 2, "bias": False},
+        {
+            "in_channels": 4,
+            "out_channels": 6,
+            "kernel_size": (3, 2),
+            "groups": 2,
+            "padding": (1, 0),
+        },
+    ]
 
     def __init__(
         self,

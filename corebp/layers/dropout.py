@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor
@@ -19,6 +19,8 @@ class Dropout(Layer):
     (reproducible; re-seeded when `to(device)` moves the layer), else from torch's global RNG.
     The last training mask stays in `mask` after backward (for inspection and `reference`).
     """
+
+    check_args: ClassVar = [{}, {"p": 0.2}]
 
     def __init__(
         self,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from torch import Size, Tensor
 
@@ -16,6 +16,8 @@ class Flatten(Layer):
 
     Backward: dx = g reshaped back to x's shape (a reshape moves no value).
     """
+
+    check_args: ClassVar = [{}, {"start_dim": 2}, {"start_dim": 0, "end_dim": -2}]
 
     def __init__(self, start_dim: int = 1, end_dim: int = -1) -> None:
         super().__init__()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 from torch import Tensor
 
@@ -14,6 +16,8 @@ class LeakyReLU(Layer):
 
     Backward: dx = g ⊙ (1 if x > 0 else a), using the cached input x.
     """
+
+    check_args: ClassVar = [{}, {"negative_slope": 0.3}]
 
     def __init__(self, negative_slope: float = 0.01) -> None:
         super().__init__()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor
@@ -17,6 +17,8 @@ class Linear(Layer):
 
     Backward: dW += xᵀ @ g, db += Σ_n g, dx = g @ Wᵀ, with g = dL/dy of shape (N, out).
     """
+
+    check_args: ClassVar = [{}, {"bias": False, "init": "normal", "std": 0.5}]
 
     def __init__(
         self,

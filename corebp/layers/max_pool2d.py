@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor
@@ -25,6 +25,12 @@ class MaxPool2d(Layer):
     Backward: dx[argmax of each window] += g (the cached indices of the maxima; ties go to
     the first, as in torch), aten's `max_pool2d_with_indices_backward`.
     """
+
+    check_args: ClassVar = [
+        {},
+        {"kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": True},
+        {"kernel_size": 2, "stride": 1, "dilation": 2},
+    ]
 
     def __init__(
         self,

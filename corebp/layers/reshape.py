@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, ClassVar
 
 from torch import Size, Tensor
 
@@ -16,6 +16,8 @@ class Reshape(Layer):
 
     Backward: dx = g reshaped back to x's shape (a reshape moves no value).
     """
+
+    check_args: ClassVar = [{}, {"shape": (-1, 5)}]
 
     def __init__(self, shape: list[int] | tuple[int, ...]) -> None:
         super().__init__()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 from torch import Tensor
 
@@ -24,6 +26,8 @@ class Sigmoid(Layer):
 
     #: Elements of (1 − y) computed at once by the in-place backward.
     BLOCK = 1 << 17
+
+    check_args: ClassVar = [{}, {"inplace": True}]
 
     def __init__(self, inplace: bool = False) -> None:
         super().__init__()

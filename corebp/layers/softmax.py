@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 from torch import Tensor
 
@@ -15,6 +17,8 @@ class Softmax(Layer):
     Backward: dx = y ⊙ (g − Σ_j g_j y_j), the sum over `dim` (Jacobian diag(y) − y yᵀ).
     To train a classifier prefer `CrossEntropyLoss` on logits, which fuses this step.
     """
+
+    check_args: ClassVar = [{}, {"dim": 0}]
 
     def __init__(self, dim: int = -1) -> None:
         super().__init__()

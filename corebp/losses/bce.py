@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor
@@ -20,6 +20,8 @@ class BCELoss(Loss):
     [eps, 1 − eps] the backward passes this gradient straight through the clamp (so a
     saturated output still learns), where the reference's clamp would give 0.
     """
+
+    check_args: ClassVar = [{}, {"reduction": "sum", "eps": 1e-3}]
 
     def __init__(self, reduction: str = "mean", eps: float = 1e-7) -> None:
         super().__init__()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor
@@ -17,6 +17,8 @@ class CrossEntropyLoss(Loss):
     (log-sum-exp, the row maximum subtracted first). Backward: dL/dz = (softmax(z) − onehot(t)),
     divided by N for "mean".
     """
+
+    check_args: ClassVar = [{}, {"reduction": "sum"}]
 
     def __init__(self, reduction: str = "mean") -> None:
         super().__init__()

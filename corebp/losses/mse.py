@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from torch import Tensor
 
 from corebp.loss import Loss, check_reduction, one_hot, reduction_factor
@@ -14,6 +16,8 @@ class MSELoss(Loss):
     Backward: dL/dp = 2 · scale · (p − t), divided by p.numel() for "mean".
     The notebook's 0.5·Σ(out − onehot)² is `MSELoss(reduction="sum", scale=0.5)`.
     """
+
+    check_args: ClassVar = [{}, {"reduction": "sum", "scale": 0.5}]
 
     def __init__(self, reduction: str = "mean", scale: float = 1.0) -> None:
         super().__init__()

@@ -40,6 +40,7 @@ SUPPLIED: dict[str, dict[str, str]] = {
         "validation_split": "data.validation_split",
     },
     "learning_rules": {"generator": "train.seed"},
+    "loggers": {},
 }
 
 

@@ -6,6 +6,7 @@ Each problem reads "dotted.key: what is wrong with the value; expected ...", wit
 
 from __future__ import annotations
 
+import reprlib
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +32,19 @@ _NOT_A = {
 }
 
 
+# Values echoed in messages are shortened: a hostile recipe cannot make an error huge.
+_SHORT = reprlib.Repr()
+_SHORT.maxstring = _SHORT.maxother = _SHORT.maxlong = 80
+_SHORT.maxlevel = 2
+#: At most this many problems are listed; the rest are counted.
+MAX_PROBLEMS = 30
+
+
+def shown(value: Any) -> str:
+    """`repr(value)`, shortened with "..." past about 80 characters or 2 levels of nesting."""
+    return _SHORT.repr(value)
+
+
 def dotted(prefix: str, loc: Iterable[Any]) -> str:
     """Join a pydantic location onto a dotted key: ("model", 0, "x") -> "model.0.x"."""
     return ".".join([prefix, *map(str, loc)] if prefix else map(str, loc))
@@ -46,18 +60,18 @@ def describe_validation_error(
     if kind == "extra_forbidden":
         bad = str(err["loc"][-1])
         return (
-            f"{key}: unknown key (set to {value!r}), not {what}; expected one of: "
+            f"{key}: unknown key (set to {shown(value)}), not {what}; expected one of: "
             f"{', '.join(allowed) or 'none'}.{did_you_mean(bad, allowed)}"
         )
     if kind == "missing":
         return f"{key}: missing; expected a value for this required key."
     if kind in _NOT_A:
-        return f"{key}: {value!r} is not {_NOT_A[kind]}."
+        return f"{key}: {shown(value)} is not {_NOT_A[kind]}."
     if kind == "literal_error":
-        return f"{key}: {value!r} is not allowed; expected {err['ctx']['expected']}."
+        return f"{key}: {shown(value)} is not allowed; expected {err['ctx']['expected']}."
     message = err["msg"]
     message = message[0].lower() + message[1:]
-    return f"{key}: {value!r} is not valid; {message.replace('input should be', 'expected')}."
+    return f"{key}: {shown(value)} is not valid; {message.replace('input should be', 'expected')}."
 
 
 def raise_problems(problems: Sequence[str], source: str) -> None:
@@ -65,4 +79,7 @@ def raise_problems(problems: Sequence[str], source: str) -> None:
     if not problems:
         return
     count = f"{len(problems)} problem{'s' if len(problems) > 1 else ''}"
-    raise ConfigError(f"{source}: {count}:\n" + "\n".join(f"  - {p}" for p in problems))
+    lines = [f"  - {p}" for p in problems[:MAX_PROBLEMS]]
+    if len(problems) > MAX_PROBLEMS:
+        lines.append(f"  ... and {len(problems) - MAX_PROBLEMS} more")
+    raise ConfigError(f"{source}: {count}:\n" + "\n".join(lines))

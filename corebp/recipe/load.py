@@ -7,6 +7,7 @@ component arguments, errors raised by the constructors of the layers, loss and o
 
 from __future__ import annotations
 
+import math
 import types
 import typing
 from collections.abc import Sequence
@@ -26,6 +27,9 @@ from corebp.recipe.components import build, check_arguments
 from corebp.recipe.errors import describe_validation_error, raise_problems
 from corebp.recipe.schema import Recipe
 from corebp.recipe.shipped import find_recipe
+
+#: Larger recipe files are refused before they are parsed.
+MAX_RECIPE_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,15 @@ def load_recipe(
 ) -> LoadedRecipe:
     """Find, read, override and validate a recipe (a shipped name or a YAML path)."""
     path = find_recipe(name_or_path)
+    try:
+        size = path.stat().st_size
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read the recipe ({e.strerror or e}).") from None
+    if size > MAX_RECIPE_BYTES:
+        raise ConfigError(
+            f"{path}: {size} bytes; a recipe may have at most {MAX_RECIPE_BYTES} bytes (1 MiB). "
+            "Is this the right file?"
+        )
     try:
         cfg = OmegaConf.load(path)
     except Exception as e:  # yaml's own errors carry the line and column
@@ -77,12 +90,14 @@ def apply_overrides(cfg: DictConfig, overrides: Sequence[str], source: str) -> d
         try:
             value = OmegaConf.select(OmegaConf.from_dotlist([item]), key)
             OmegaConf.update(cfg, key, value, merge=True)
-        except OmegaConfBaseException as e:
-            problems.append(f"{key}: cannot apply override {item!r}: {str(e).splitlines()[0]}.")
+        except Exception as e:  # OmegaConf's, YAML's (bad syntax, unsafe tags), bad list indices
+            first = (str(e).splitlines() or [type(e).__name__])[0]
+            problems.append(f"{key}: cannot apply override {item!r}: {first}.")
     try:
         raw = OmegaConf.to_container(cfg, resolve=True)
     except OmegaConfBaseException as e:
-        problems.append(f"(interpolation): {str(e).splitlines()[0]}.")
+        key = getattr(e, "full_key", None) or "(interpolation)"
+        problems.append(f"{key}: {str(e).splitlines()[0]}.")
         raw = {}
     raise_problems(problems, f"{source} with overrides")
     return raw  # type: ignore[return-value]
@@ -97,10 +112,25 @@ def validate_recipe(raw: dict[str, Any], source: str, reg: Registry | None = Non
         recipe = Recipe.model_validate(raw)
     except ValidationError as e:
         problems += _schema_problems(e)
+    reported = {p.split(":", 1)[0] for p in problems}
+    problems += [p for p in _non_finite_problems(raw) if p.split(":", 1)[0] not in reported]
     problems += _component_problems(raw, reg)
     raise_problems(problems, source)
     assert recipe is not None  # no problems means the schema validated
     return recipe
+
+
+def _non_finite_problems(data: Any, key: str = "") -> list[str]:
+    """Every NaN or infinite number in the recipe, by dotted key: no setting takes one."""
+    if isinstance(data, float) and not math.isfinite(data):
+        return [f"{key}: {data} is not a finite number; expected a finite value."]
+    if isinstance(data, dict):
+        items: Any = data.items()
+    elif isinstance(data, list):
+        items = enumerate(data)
+    else:
+        return []
+    return [p for k, v in items for p in _non_finite_problems(v, f"{key}.{k}" if key else str(k))]
 
 
 def _schema_problems(e: ValidationError) -> list[str]:
@@ -172,6 +202,9 @@ def _component_problems(raw: dict[str, Any], reg: Registry) -> list[str]:
     ]
     if isinstance(raw.get("metrics"), list):
         specs += [("metrics", f"metrics.{i}", s) for i, s in enumerate(raw["metrics"])]
+    output = raw.get("output")
+    if isinstance(output, dict) and isinstance(output.get("loggers"), list):
+        specs += [("loggers", f"output.loggers.{i}", s) for i, s in enumerate(output["loggers"])]
     data = raw.get("data")
     if isinstance(data, dict) and isinstance(data.get("source"), str):
         args = dict(data.get("args") or {}) if isinstance(data.get("args"), dict) else {}

@@ -17,6 +17,13 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _bare_names(value: Any) -> Any:
+    """In a list of components, a bare name `accuracy` stands for `{type: accuracy}`."""
+    if isinstance(value, list):
+        return [{"type": v} if isinstance(v, str) else v for v in value]
+    return value
+
+
 class ComponentSpec(BaseModel):
     """A registered component by name, with its constructor arguments beside `type`."""
 
@@ -54,7 +61,10 @@ class TrainSpec(_Strict):
 
     epochs: int = Field(5, gt=0, description="passes over the training split")
     seed: int = Field(
-        0, description="torch.manual_seed before the model is built; also seeds shuffling"
+        0,
+        ge=0,
+        lt=2**63,
+        description="torch.manual_seed before the model is built; also seeds shuffling",
     )
     device: Literal["auto", "cpu", "cuda"] = Field(
         "auto", description="auto: cuda when available, else cpu"
@@ -104,15 +114,34 @@ class OutputSpec(_Strict):
     """What a run writes besides metrics.jsonl and summary.json."""
 
     dir: str | None = Field(
-        None, description="run directory; null: runs/{recipe}-{YYYYmmdd-HHMMSS} under the cwd"
+        None,
+        description="run directory (new or empty); null: runs/{recipe}-{YYYYmmdd-HHMMSS} "
+        "under the cwd, with -2, -3, ... added when another run took the name",
     )
     plots: bool = Field(
         True, description="write <metric>.png for each numeric metric, and weights.png"
     )
-    checkpoint: bool = Field(True, description="write checkpoint.pt after the last epoch")
+    checkpoint: bool = Field(
+        True,
+        description="write checkpoint.pt after every epoch and when stopped, so that "
+        "`corebp resume` can continue the run exactly",
+    )
+    checkpoint_every: int | None = Field(
+        None, gt=0, description="also write checkpoint.pt every n updates; null: only per epoch"
+    )
     progress: Literal["auto", "bar", "log"] = Field(
         "auto", description="auto: a progress bar on a terminal, plain log lines otherwise"
     )
+    loggers: list[ComponentSpec] = Field(
+        default_factory=list,
+        description="further metric sinks, names or {type: name, argument: value}, e.g. "
+        "[tensorboard]; metrics.jsonl is always written",
+    )
+
+    @field_validator("loggers", mode="before")
+    @classmethod
+    def _logger_names(cls, value: Any) -> Any:
+        return _bare_names(value)
 
 
 class Recipe(_Strict):
@@ -144,7 +173,4 @@ class Recipe(_Strict):
     @field_validator("metrics", mode="before")
     @classmethod
     def _metric_names(cls, value: Any) -> Any:
-        """A bare name `accuracy` stands for `{type: accuracy}`."""
-        if isinstance(value, list):
-            return [{"type": v} if isinstance(v, str) else v for v in value]
-        return value
+        return _bare_names(value)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import os
+import shutil
 import socket
 import sys
 import tempfile
@@ -36,6 +37,8 @@ OFFLINE_ENV = "COREBP_OFFLINE"
 SKIP_MIRRORS_ENV = "COREBP_SKIP_MIRRORS"
 PROBE_TIMEOUT_S = 4.0  # total wait to learn whether any mirror answers
 DOWNLOAD_TIMEOUT_S = 10.0  # per socket operation once one does
+#: Scratch older than this is left over from a killed fetch (a live one touches its files).
+STALE_SCRATCH_S = 3600.0
 
 
 @dataclass(frozen=True)
@@ -100,6 +103,7 @@ def fetch(
     mirrors = not env_flag(SKIP_MIRRORS_ENV) if mirrors is None else mirrors
     progress = sys.stderr.isatty() if progress is None else progress
     ensure_writable(raw)
+    remove_stale_scratch(raw)
 
     how: dict[str, str] = {}
     wanted = list(ds.files) if force else missing_files(ds, root)
@@ -123,6 +127,21 @@ def fetch(
     _extract_convenience_copies(ds, raw)
     md5s = {f.trusted: f.trusted_md5 for f in ds.files}
     return FetchResult(ds, raw, md5s, how)
+
+
+def remove_stale_scratch(raw: Path) -> list[Path]:
+    """Remove what an earlier, killed fetch left: `.download-*` and `.rebuild-*` scratch
+    folders beside `raw` and half-written `.*.part` files in it, once older than
+    STALE_SCRATCH_S (a fetch running now in the same root is left alone). Returns them."""
+    now = time.time()
+    found = [*raw.parent.glob(".download-*"), *raw.parent.glob(".rebuild-*"), *raw.glob(".*.part")]
+    stale = [p for p in found if now - p.lstat().st_mtime > STALE_SCRATCH_S]
+    for p in stale:
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            p.unlink(missing_ok=True)
+    return stale
 
 
 def _install(raw: Path, f: IdxFile, data: bytes, how: dict[str, str], source: str) -> None:

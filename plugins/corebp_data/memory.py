@@ -45,31 +45,6 @@ def resolve_normalize(
     return float(value[0]), float(value[1])
 
 
-def to_features(
-    x: Tensor,
-    dtype: torch.dtype,
-    *,
-    divide_by: float | None = None,
-    normalize: tuple[float, float] | None = None,
-) -> Tensor:
-    """x as `dtype`, computed exactly as torchvision's ToTensor then Normalize.
-
-    Scaling: x / divide_by; divide_by defaults to 255 for uint8 input (as ToTensor does)
-    and 1 otherwise. Normalising: (x - mean) / std. The arithmetic runs in float32 (float64
-    when `dtype` is float64), so float32 results are bit-identical to torchvision's.
-    """
-    compute = torch.float64 if dtype == torch.float64 else torch.float32
-    if divide_by is None:
-        divide_by = 255 if x.dtype == torch.uint8 else 1
-    out = x.to(compute)
-    if divide_by != 1:
-        out = out.div(divide_by)
-    if normalize is not None:
-        mean, std = (torch.as_tensor(v, dtype=compute, device=x.device) for v in normalize)
-        out = out.sub_(mean).div_(std)
-    return out.to(dtype)
-
-
 def as_examples(x: ArrayLike, y: ArrayLike, where: str) -> tuple[Tensor, Tensor]:
     """(x, y) as tensors after checking shapes and that labels are whole numbers.
 

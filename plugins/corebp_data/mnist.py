@@ -14,6 +14,7 @@ from typing import ClassVar
 import torch
 
 from corebp.errors import ConfigError
+from corebp.preprocess import ImagePreprocessing
 from corebp_data.catalog import IdxDataset, get_dataset
 from corebp_data.fetch import fetch, fix_command, missing_files, read_verified
 from corebp_data.idx import decode_idx
@@ -22,7 +23,6 @@ from corebp_data.memory import (
     NormalizeArg,
     check_labels,
     resolve_normalize,
-    to_features,
 )
 from corebp_data.root import resolve_root
 
@@ -43,6 +43,8 @@ class IdxImageSource(InMemorySource):
     """
 
     dataset_key: ClassVar[str]
+    #: For corebp's conformance kit: the files must be there already (fetch them first).
+    check_args: ClassVar = [{"download": False, "flatten": False, "pad": 2}]
 
     def __init__(
         self,
@@ -102,24 +104,24 @@ class IdxImageSource(InMemorySource):
             )
         default = ds.normalize or _pixel_mean_std(images["train"])
         self.normalize = resolve_normalize(normalize, default)
+        size = 28 + 2 * pad if resize is None else resize
+        self._preprocessing = ImagePreprocessing(
+            height=28,
+            width=28,
+            normalize=self.normalize,
+            pad=pad,
+            resize=resize,
+            input_shape=(size * size,) if flatten else (1, size, size),
+        )
         splits = {
-            s: (self._images(images[s], dtype, pad, resize, flatten), labels[s]) for s in images
+            s: (self._preprocessing.apply(images[s].to(self.device).unsqueeze(1), dtype), labels[s])
+            for s in images
         }
         self._hold(splits["train"], splits["test"])
 
-    def _images(
-        self, raw: torch.Tensor, dtype: torch.dtype, pad: int, resize: int | None, flatten: bool
-    ) -> torch.Tensor:
-        """(n, H, W) bytes as normalised features: padded, resized, flat or (n, 1, H, W)."""
-        raw = raw.to(self.device)
-        if pad:
-            raw = torch.nn.functional.pad(raw, (pad, pad, pad, pad))
-        x = to_features(raw, dtype, normalize=self.normalize).unsqueeze(1)
-        if resize is not None:
-            x = torch.nn.functional.interpolate(
-                x, size=(resize, resize), mode="bilinear", align_corners=False, antialias=True
-            )
-        return x.flatten(1) if flatten else x
+    def preprocessing(self) -> ImagePreprocessing:
+        """A 28×28 grey image, as every split's images were made into inputs."""
+        return self._preprocessing
 
     @property
     def dataset(self) -> IdxDataset:

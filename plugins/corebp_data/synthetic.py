@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import ClassVar, Literal
 
 import torch
 from torch import Tensor
@@ -40,6 +40,19 @@ class SyntheticSource(InMemorySource):
     (spirals) or the blob standard deviation. The data depend on `data_seed` only, so runs
     with different training seeds see the same data.
     """
+
+    check_args: ClassVar = [
+        {},
+        {
+            "kind": "blobs",
+            "num_classes": 4,
+            "train_size": 50,
+            "test_size": 20,
+            "noise": 0.5,
+            "dims": 3,
+            "data_seed": 1,
+        },
+    ]
 
     def __init__(
         self,

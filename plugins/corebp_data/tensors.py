@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 
 from corebp.errors import ShapeError
+from corebp.preprocess import to_features
 from corebp_data.memory import (
     ArrayLike,
     InMemorySource,
@@ -12,7 +15,6 @@ from corebp_data.memory import (
     as_examples,
     check_labels,
     resolve_normalize,
-    to_features,
 )
 
 
@@ -60,6 +62,17 @@ class TensorSource(InMemorySource):
     `normalize` = [mean, std] then applies (x - mean) / std. `num_classes` defaults to
     the largest label + 1.
     """
+
+    check_args: ClassVar = [
+        {"train": ([[i, i % 7] for i in range(40)], [i % 3 for i in range(40)])},
+        {
+            "train": ([[i, i % 7] for i in range(40)], [i % 3 for i in range(40)]),
+            "test": ([[i, 1] for i in range(9)], [i % 4 for i in range(9)]),
+            "num_classes": 5,
+            "divide_by": 10.0,
+            "normalize": [1.0, 2.0],
+        },
+    ]
 
     def __init__(
         self,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from torch import Tensor
 
 from corebp.errors import ConfigError
@@ -13,6 +15,8 @@ class TopKAccuracy(Metric):
 
     Hits are counted on the device; `compute()` reads the count once.
     """
+
+    check_args: ClassVar = [{}, {"k": 2}]
 
     def __init__(self, num_classes: int, k: int = 5) -> None:
         if not 1 <= k <= num_classes:
@@ -41,6 +45,8 @@ class TopKAccuracy(Metric):
 
 class Accuracy(TopKAccuracy):
     """Top-1 accuracy in percent: argmax of the output equals the target (ties: first index)."""
+
+    check_args: ClassVar = [{}]
 
     def __init__(self, num_classes: int) -> None:
         super().__init__(num_classes, k=1)

@@ -21,9 +21,22 @@ class Adam(Optimizer):
 
     State per parameter: `exp_avg` (m), `exp_avg_sq` (v) and, with AMSGrad, `max_exp_avg_sq`.
     The step count t is the optimizer's `steps` (saved in `state_dict`).
+
+    Args:
+        lr: the learning rate η.
+        betas: (β₁, β₂), the decay rates of the moment estimates m and v.
+        eps: ε, added to the denominator for numerical stability.
+        weight_decay: λ: Adam adds λ·p to the gradient, AdamW shrinks p by η·λ.
+        amsgrad: use the running maximum of v (AMSGrad).
     """
 
     torch_counterpart: ClassVar[type[torch.optim.Optimizer] | None] = torch.optim.Adam
+    check_args: ClassVar = [
+        {"lr": 1e-2},
+        {"lr": 1e-2, "betas": (0.8, 0.99), "eps": 1e-6, "weight_decay": 0.1},
+        {"lr": 1e-2, "weight_decay": 1e-2, "amsgrad": True},
+    ]
+
     #: True in AdamW: weight decay shrinks p directly (p ← p·(1 − η·λ)) instead of adding λ·p to g.
     decoupled_weight_decay = False
 
@@ -89,6 +102,10 @@ class AdamW(Adam):
 
     torch_counterpart: ClassVar[type[torch.optim.Optimizer] | None] = torch.optim.AdamW
     decoupled_weight_decay = True
+    check_args: ClassVar = [
+        {"lr": 1e-2, "eps": 1e-6},
+        {"lr": 1e-2, "weight_decay": 0.1, "amsgrad": True},
+    ]
 
     def __init__(
         self,

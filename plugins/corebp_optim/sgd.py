@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 from torch import Tensor
 
@@ -19,9 +21,22 @@ class SGD(Optimizer):
 
     State: `momentum_buffer` (b) per parameter, only when μ ≠ 0. Without momentum and
     weight decay a step is one in-place `p.add_(g, alpha=-η)` per parameter.
+
+    Args:
+        lr: the learning rate η.
+        momentum: the momentum factor μ; 0 turns momentum off.
+        dampening: the dampening τ of the momentum buffer's update.
+        nesterov: use Nesterov momentum (needs momentum > 0 and dampening 0).
+        weight_decay: the L2 penalty λ, added to the gradient as λ·p.
     """
 
     torch_counterpart = torch.optim.SGD
+    check_args: ClassVar = [
+        {"lr": 0.05},
+        {"lr": 0.05, "momentum": 0.9},
+        {"lr": 0.05, "momentum": 0.9, "dampening": 0.3, "weight_decay": 1e-2},
+        {"lr": 0.05, "momentum": 0.9, "nesterov": True, "weight_decay": 1e-4},
+    ]
 
     def __init__(
         self,

@@ -133,7 +133,12 @@ def test_check_command_json_float32() -> None:
     result = CliRunner().invoke(_cli(), ["linear", "mse", "--dtype", "float32", "--json"])
     assert result.exit_code == 0, result.output
     data: list[dict[str, Any]] = json.loads(result.output)
-    assert [d["name"] for d in data] == ["linear", "mse"]
+    assert [(d["name"], d["args"]) for d in data] == [
+        ("linear", {}),
+        ("linear", {"bias": False, "init": "normal", "std": 0.5}),
+        ("mse", {}),
+        ("mse", {"reduction": "sum", "scale": 0.5}),
+    ]
     assert all(d["report"]["dtype"] == "float32" and d["status"] == "ok" for d in data)
 
 

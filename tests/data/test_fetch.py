@@ -231,3 +231,22 @@ def test_a_hanging_mirror_is_given_up_after_the_probe_deadline(monkeypatch):
         release.set()
     assert live == []
     assert why == ["http://hangs.example/: no answer within 0.05 s"]
+
+
+def test_a_fetch_removes_the_stale_scratch_a_killed_fetch_left_and_keeps_fresh_scratch(
+    tiny, tmp_path
+):
+    raw = tiny.raw_dir(tmp_path)
+    raw.mkdir(parents=True)
+    old = [raw.parent / ".download-abc", raw.parent / ".rebuild-def", raw / ".x.idx.0123.part"]
+    old[0].mkdir()
+    (old[0] / "wheel.whl").write_bytes(b"0" * 100)
+    old[1].mkdir()
+    old[2].write_bytes(b"half")
+    fresh = raw.parent / ".download-now"
+    fresh.mkdir()
+    for p in old:
+        os.utime(p, (0, 0))
+    fetch(tiny, tmp_path)
+    assert not any(p.exists() for p in old)
+    assert fresh.exists()  # perhaps a fetch running at the same time

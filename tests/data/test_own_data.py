@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import torch
 from corebp_data.files import CsvSource, NpzSource
-from corebp_data.memory import to_features
 from corebp_data.synthetic import SyntheticSource
 from corebp_data.tensors import TensorSource
 from PIL import Image
@@ -14,6 +13,7 @@ from torchvision import transforms
 
 from corebp.errors import ConfigError, DataError, ShapeError
 from corebp.plugins import load_registry
+from corebp.preprocess import to_features
 
 
 def test_plugin_registers_every_source():

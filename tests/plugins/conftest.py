@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from corebp.plugins import registry
+
 
 @pytest.fixture(autouse=True)
 def _plugin_env(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -42,3 +44,11 @@ def make_plugin(
     yield make
     for module in modules:
         sys.modules.pop(module, None)
+
+
+@pytest.fixture
+def fresh_registry() -> Iterator[None]:
+    """The process-wide `registry()` reloaded before and after the test (for plugins it makes)."""
+    registry.cache_clear()
+    yield
+    registry.cache_clear()

@@ -8,7 +8,7 @@ import io
 import torch
 from corebp_optim.sgd import SGD
 
-from corebp import BatchNorm1d
+from corebp import BatchNorm1d, checkpoint
 
 
 def test_an_optimizer_step_never_touches_buffers() -> None:
@@ -55,7 +55,7 @@ def test_buffers_survive_a_checkpoint_round_trip(tmp_path) -> None:
     trainer = _bn_trainer(tmp_path)
     trainer.train_epoch(0)
     buffer = io.BytesIO()
-    torch.save(trainer.state(), buffer)
+    torch.save(checkpoint.capture(trainer), buffer)
     buffer.seek(0)
     saved = torch.load(buffer, weights_only=True)
     assert (

@@ -18,6 +18,7 @@ from corebp_rules import (
 )
 from corebp_rules.feedback import FeedbackRule, StandIn
 
+from corebp import checkpoint
 from corebp.errors import ConfigError
 from corebp.layers import Conv2d, Flatten, Linear, ReLU, Tanh
 from corebp.losses import CrossEntropyLoss
@@ -185,12 +186,13 @@ def test_the_rules_feedback_survives_a_checkpoint_round_trip(name, tmp_path):
     trained = Trainer(_recipe(tmp_path, name, "checks.autograd=null"))
     trained.train_epoch(0)
     path = tmp_path / "checkpoint.pt"
-    torch.save(trained.state(), path)
-    state = torch.load(path, weights_only=True)["learning_rule"]
+    torch.save(checkpoint.capture(trained), path)
+    saved = checkpoint.load(path)
+    state = saved["learning_rule"]
     assert any(k.startswith("B.") for k in state) or name == "brsf"
 
     fresh = Trainer(_recipe(tmp_path, name, "checks.autograd=null"))
-    fresh.learning_rule.load_state_dict(state)
+    checkpoint.restore(fresh, saved)
     restored = fresh.learning_rule.state_dict()
     assert restored.keys() == state.keys()
     for k in state:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 from torch import Tensor
 
@@ -16,7 +18,16 @@ class Lion(corebp.Optimizer):
         m ← β₂·m + (1 − β₂)·g
 
     Every coordinate moves by exactly η (or 0 where the sign is 0). State: `exp_avg` (m).
+    torch has no Lion, so `torch_counterpart` stays None; the tests write the rule out.
+
+    Args:
+        lr: the learning rate η, the size of every coordinate's step.
+        betas: (β₁, β₂): β₁ mixes momentum and gradient for the step's sign, β₂ updates m.
+        weight_decay: the decoupled weight decay λ.
     """
+
+    #: The argument sets corebp's conformance kit checks (corebp.testing).
+    check_args: ClassVar = [{}, {"lr": 0.01, "betas": (0.8, 0.95), "weight_decay": 0.1}]
 
     def __init__(
         self,

@@ -1,4 +1,5 @@
-"""The example plugin's own tests: Lion's update rule and Swish's backward pass."""
+"""The example plugin's own tests: Lion's update rule and Swish's backward pass, written out,
+and corebp's conformance kit on both (its fixtures come with corebp: no conftest needed)."""
 
 from __future__ import annotations
 
@@ -45,3 +46,11 @@ def test_swish_backward_matches_autograd_float64(shape: tuple[int, ...]) -> None
     (ref_dx,) = torch.autograd.grad(layer.reference(x, {}), x, g)
     torch.testing.assert_close(y, layer.reference(x, {}).detach(), rtol=0, atol=0)
     torch.testing.assert_close(dx, ref_dx, rtol=1e-12, atol=1e-12)
+
+
+def test_lion_passes_corebps_conformance_kit(corebp_conformance) -> None:
+    corebp_conformance("lion")  # found through the entry point, then every optimizer check
+
+
+def test_swish_passes_corebps_conformance_kit(corebp_conformance) -> None:
+    corebp_conformance(Swish)

@@ -1,0 +1,102 @@
+"""From pixels to model inputs: the arithmetic every image source uses, and its record.
+
+`to_features` is the one place pixel bytes become inputs (ToTensor then Normalize, bit for
+bit). A data source whose examples are images describes what it did as `ImagePreprocessing`;
+a run writes that to `preprocessing.json`, and `corebp predict` applies exactly it to new
+image files, so a prediction sees the inputs the model was trained on.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+from pydantic import BaseModel, ConfigDict, Field
+from torch import Tensor
+
+from corebp.errors import DataError
+
+
+def to_features(
+    x: Tensor,
+    dtype: torch.dtype,
+    *,
+    divide_by: float | None = None,
+    normalize: tuple[float, float] | None = None,
+) -> Tensor:
+    """x as `dtype`, computed exactly as torchvision's ToTensor then Normalize.
+
+    Scaling: x / divide_by; divide_by defaults to 255 for uint8 input (as ToTensor does)
+    and 1 otherwise. Normalising: (x - mean) / std. The arithmetic runs in float32 (float64
+    when `dtype` is float64), so float32 results are bit-identical to torchvision's.
+    """
+    compute = torch.float64 if dtype == torch.float64 else torch.float32
+    if divide_by is None:
+        divide_by = 255 if x.dtype == torch.uint8 else 1
+    out = x.to(compute)
+    if divide_by != 1:
+        out = out.div(divide_by)
+    if normalize is not None:
+        mean, std = (torch.as_tensor(v, dtype=compute, device=x.device) for v in normalize)
+        out = out.sub_(mean).div_(std)
+    return out.to(dtype)
+
+
+class ImagePreprocessing(BaseModel):
+    """How an image file becomes one model input: x = (byte / divide_by − mean) / std.
+
+    The file must be `height` × `width` pixels; it is read as grey ("L") when `channels` is
+    1, as RGB when 3. A black border of `pad` pixels is added to the bytes before scaling;
+    with `resize`, the scaled image is then resized to `resize` × `resize` (bilinear,
+    antialiased, as torchvision's Resize on a tensor); the result is reshaped to `input_shape`.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    height: int = Field(gt=0)
+    width: int = Field(gt=0)
+    channels: int = Field(1, description="1: grey, 3: RGB")
+    divide_by: float = Field(255.0, gt=0)
+    normalize: tuple[float, float] | None = Field(None, description="(mean, std), or none")
+    pad: int = Field(0, ge=0, description="black border added on every side, in pixels")
+    resize: int | None = Field(None, gt=0, description="edge length after padding, or none")
+    input_shape: tuple[int, ...]
+
+    def read(self, path: Path) -> Tensor:
+        """The pixels of one image file as uint8 (channels, height, width), checked."""
+        try:
+            with Image.open(path) as image:
+                image.verify()  # the whole file: chunk checksums and its end, not just pixels
+            with Image.open(path) as image:
+                pixels = np.asarray(image.convert("L" if self.channels == 1 else "RGB"))
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+            reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+            raise DataError(
+                f"{path}: cannot be read as an image ({reason}); expected a whole PNG or JPEG "
+                f"file of {self.width}×{self.height} pixels."
+            ) from None
+        height, width = pixels.shape[:2]
+        if (height, width) != (self.height, self.width):
+            raise DataError(
+                f"{path}: {width}×{height} pixels; expected {self.width}×{self.height}, the size "
+                "of the images the model's data source read (its pad and resize are applied "
+                f"after reading). Fix: resize the image to {self.width}×{self.height} first."
+            )
+        return torch.from_numpy(pixels.copy()).reshape(height, width, -1).permute(2, 0, 1)
+
+    def apply(self, pixels: Tensor, dtype: torch.dtype) -> Tensor:
+        """Model inputs (N, *input_shape) from uint8 pixels (N, channels, height, width)."""
+        if self.pad:
+            pixels = torch.nn.functional.pad(pixels, (self.pad,) * 4)
+        x = to_features(pixels, dtype, divide_by=self.divide_by, normalize=self.normalize)
+        if self.resize is not None:
+            x = torch.nn.functional.interpolate(
+                x,
+                size=(self.resize, self.resize),
+                mode="bilinear",
+                align_corners=False,
+                antialias=True,
+            )
+        return x.reshape(pixels.shape[0], *self.input_shape)

@@ -1,0 +1,179 @@
+"""Loggers: a component kind chosen by output.loggers; TensorBoard's files read back exactly."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from corebp.errors import ConfigError
+from corebp.plugins import load_registry
+from corebp.recipe import load_recipe
+from corebp.run import run_recipe
+
+RECIPE = """\
+model:
+  - {type: linear, in_features: 2, out_features: 8, init: xavier}
+  - {type: sigmoid}
+  - {type: linear, in_features: 8, out_features: 3, init: xavier}
+  - {type: sigmoid}
+loss: {type: mse, reduction: sum, scale: 0.5}
+optimizer: {type: sgd, lr: 0.1}
+data: {source: synthetic, batch_size: 16, args: {kind: spirals, num_classes: 3}}
+train: {epochs: 3, seed: 0, device: cpu}
+metrics: [loss, accuracy]
+output: {progress: log, plots: false, checkpoint: false}
+"""
+
+RECORDER = """
+from corebp.hookspecs import hookimpl
+from corebp.logger import Logger
+
+CALLS = []
+
+
+class Recorder(Logger):
+    def __init__(self, every=5):
+        self.every = every
+
+    def open(self, run_dir):
+        CALLS.append(("open", run_dir.name))
+
+    def step(self, run, loss):
+        nonzero = all(bool(g.abs().sum() > 0) for g in run.model.grads.values())
+        CALLS.append(("step", run.step, float(loss), nonzero))
+
+    def epoch(self, run, metrics):
+        CALLS.append(("epoch", metrics["epoch"], metrics["test_accuracy"], "alignment" in metrics))
+
+    def close(self):
+        CALLS.append(("close",))
+
+
+@hookimpl
+def corebp_register_loggers():
+    return {"recorder": Recorder}
+
+
+@hookimpl
+def corebp_epoch_end(metrics):
+    metrics["alignment"] = {"0.W": 0.25, "2.W": 0.5}
+"""
+
+
+@pytest.fixture
+def recipe(tmp_path: Path) -> Path:
+    path = tmp_path / "spirals.yaml"
+    path.write_text(RECIPE)
+    return path
+
+
+def _rows(run: Path) -> list[dict]:
+    return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_a_logger_gets_open_steps_with_gradients_epochs_and_close(make_plugin, recipe, tmp_path):
+    make_plugin("recorder", RECORDER)
+    reg = load_registry()
+    loaded = load_recipe(str(recipe), ["output.loggers=[{type: recorder, every: 7}]"], reg=reg)
+    run, summary = run_recipe(loaded, tmp_path / "run", reg=reg)
+    calls = sys.modules["corebp_test_recorder"].CALLS
+    steps = [c for c in calls if c[0] == "step"]
+    assert calls[0] == ("open", "run") and calls[-1] == ("close",)
+    assert [c[1] for c in steps] == list(range(0, summary["steps"], 7))
+    assert all(c[3] for c in steps), "step() must see this batch's gradients, before zero_grad"
+    assert all(0 < c[2] < 2 for c in steps)  # a mean per example: 0.5·Σ over 3 outputs < 1.5
+    epochs = [c for c in calls if c[0] == "epoch"]
+    assert epochs == [("epoch", r["epoch"], r["test_accuracy"], True) for r in _rows(run)]
+
+
+def test_tensorboard_event_files_hold_metrics_jsonl_exactly(make_plugin, recipe, tmp_path):
+    pytest.importorskip("tensorboard", reason="tensorboard (corebp[tensorboard]) not installed")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.util.tensor_util import make_ndarray
+
+    make_plugin("recorder", RECORDER)  # adds alignment metrics to every epoch's row
+    reg = load_registry()
+    overrides = ["output.loggers=[{type: tensorboard, every: 10}]"]
+    run, summary = run_recipe(load_recipe(str(recipe), overrides, reg=reg), tmp_path / "r", reg=reg)
+    events = EventAccumulator(str(run / "tensorboard"), size_guidance={"tensors": 0})
+    events.Reload()
+
+    def series(tag: str) -> list[tuple[int, float]]:
+        return [(e.step, make_ndarray(e.tensor_proto).item()) for e in events.Tensors(tag)]
+
+    rows = _rows(run)
+    for key in ("test_accuracy", "train_loss", "lr"):
+        assert series(key) == [(r["epoch"], r[key]) for r in rows], key
+    assert series("alignment/2.W") == [(r["epoch"], 0.5) for r in rows]
+    assert [s for s, _ in series("step/train_loss")] == list(range(0, summary["steps"], 10))
+    histograms = set(events.Tags()["histograms"])
+    assert histograms == {
+        f"{kind}/{p}" for kind in ("weights", "gradients") for p in summary_params()
+    }
+
+
+def summary_params() -> list[str]:
+    return ["0.W", "0.b", "2.W", "2.b"]
+
+
+def test_corebp_run_with_loggers_override_writes_event_files(recipe, tmp_path, monkeypatch):
+    pytest.importorskip("tensorboard", reason="tensorboard (corebp[tensorboard]) not installed")
+    from corebp.cli import main
+
+    out = tmp_path / "run"
+    argv = ["corebp", "run", str(recipe), "output.loggers=[tensorboard]", "-o", str(out)]
+    monkeypatch.setattr(sys, "argv", argv)
+    with pytest.raises(SystemExit) as done:
+        main.main()
+    assert done.value.code in (0, None)
+    assert list((out / "tensorboard").glob("events.out.tfevents.*"))
+
+
+def test_a_missing_tensorboard_names_the_extra_before_the_run_dir_exists(
+    recipe, tmp_path, monkeypatch
+):
+    monkeypatch.setitem(sys.modules, "tensorboard", None)  # makes `import tensorboard` fail
+    loaded = load_recipe(str(recipe), ["output.loggers=[tensorboard]"])
+    with pytest.raises(
+        ConfigError, match=r"output.loggers.0: .*pip install 'corebp\[tensorboard\]'"
+    ):
+        run_recipe(loaded, tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
+def test_an_unknown_logger_is_a_recipe_error_with_a_suggestion(recipe):
+    with pytest.raises(ConfigError, match=r"output.loggers.0.type: 'tensorbord' .*'tensorboard'"):
+        load_recipe(str(recipe), ["output.loggers=[tensorbord]"])
+
+
+def test_a_logger_changes_nothing_in_training(recipe, tmp_path):
+    pytest.importorskip("tensorboard", reason="tensorboard (corebp[tensorboard]) not installed")
+    keep = ["output.checkpoint=true"]
+    plain = run_recipe(load_recipe(str(recipe), keep), tmp_path / "plain")[0]
+    logged = ["output.loggers=[{type: tensorboard, every: 1}]", *keep]
+    watched = run_recipe(load_recipe(str(recipe), logged), tmp_path / "watched")[0]
+    a = torch.load(plain / "checkpoint.pt", weights_only=True)
+    b = torch.load(watched / "checkpoint.pt", weights_only=True)
+    assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
+    assert _rows(plain)[-1]["test_accuracy"] == _rows(watched)[-1]["test_accuracy"]
+
+
+def test_a_failed_run_still_closes_its_loggers(make_plugin, recipe, tmp_path):
+    make_plugin("recorder", RECORDER)
+    make_plugin(
+        "breaker",
+        "from corebp.hookspecs import hookimpl\n\n\n"
+        "@hookimpl\ndef corebp_epoch_start(epoch):\n"
+        "    if epoch == 1:\n        raise RuntimeError('boom')\n",
+    )
+    reg = load_registry()
+    loaded = load_recipe(str(recipe), ["output.loggers=[{type: recorder, every: 0}]"], reg=reg)
+    with pytest.raises(Exception, match="boom"):
+        run_recipe(loaded, tmp_path / "run", reg=reg)
+    calls = sys.modules["corebp_test_recorder"].CALLS
+    assert [c[0] for c in calls] == ["open", "epoch", "close"]
+    assert json.loads((tmp_path / "run" / "summary.json").read_text())["status"] == "failed"

@@ -1,0 +1,183 @@
+"""Checkpoints, `corebp resume` and signals: a stopped run continues exactly (acceptance 1, 2)."""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from corebp.errors import ConfigError
+from corebp.recipe import load_recipe
+from corebp.run import resume_run, run_recipe
+
+# Momentum, a step schedule that changes lr mid-run, a seeded Dropout (its own generator),
+# an unseeded one (torch's global generator) and shuffling: every piece of state matters.
+RECIPE = """\
+model:
+  - {type: linear, in_features: 2, out_features: 16, init: xavier}
+  - {type: relu}
+  - {type: dropout, p: 0.2, seed: 1}
+  - {type: linear, in_features: 16, out_features: 16, init: xavier}
+  - {type: tanh}
+  - {type: dropout, p: 0.1}
+  - {type: linear, in_features: 16, out_features: 3, init: xavier}
+loss: {type: cross_entropy}
+optimizer: {type: sgd, lr: 0.1, momentum: 0.9}
+schedule: {type: step, step_size: 1, gamma: 0.5}
+data: {source: synthetic, batch_size: 16, args: {kind: spirals, num_classes: 3, train_size: 200}}
+train: {epochs: 3, seed: 0, device: cpu}
+metrics: [loss, accuracy]
+output: {progress: log, plots: false, checkpoint_every: 3}
+"""
+STEPS = 3 * 13  # 3 epochs of ceil(200 / 16) updates
+STOP = Path(__file__).with_name("stop_at_step.py")
+
+
+@pytest.fixture
+def recipe(tmp_path: Path) -> Path:
+    path = tmp_path / "resumable.yaml"
+    path.write_text(RECIPE)
+    return path
+
+
+def stopped_run(signal: str, step: int, recipe: Path, out: Path, *overrides: str):
+    """`corebp run` in a subprocess, sent `signal` right after update `step`."""
+    command = [sys.executable, str(STOP), signal, str(step), "run", str(recipe), "-o", str(out)]
+    return subprocess.run(
+        [*command, *overrides], capture_output=True, text=True, timeout=300, check=False
+    )
+
+
+def assert_same_run(resumed: Path, uninterrupted: Path) -> None:
+    """Bit-identical parameters and optimizer state; the same metrics.jsonl apart from timings."""
+    a = torch.load(resumed / "checkpoint.pt", weights_only=True)
+    b = torch.load(uninterrupted / "checkpoint.pt", weights_only=True)
+    assert a["step"] == b["step"] == STEPS
+    for name, p in b["model"].items():
+        assert torch.equal(a["model"][name], p), name
+    assert a["optimizer"]["lr"] == b["optimizer"]["lr"]
+    for name, buffers in b["optimizer"]["state"].items():
+        for key, t in buffers.items():
+            assert torch.equal(a["optimizer"]["state"][name][key], t), (name, key)
+
+    def rows(run: Path) -> list[dict]:
+        lines = (run / "metrics.jsonl").read_text().splitlines()
+        return [{k: v for k, v in json.loads(line).items() if k != "seconds"} for line in lines]
+
+    assert rows(resumed) == rows(uninterrupted) and len(rows(resumed)) == 3
+    assert json.loads((resumed / "summary.json").read_text())["status"] == "completed"
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_a_run_killed_at_a_random_step_resumes_bit_identical(dtype, recipe, tmp_path):
+    step = random.randrange(3, STEPS - 1)  # after the first checkpoint, at update 3
+    killed = stopped_run("KILL", step, recipe, tmp_path / "killed", f"train.dtype={dtype}")
+    assert killed.returncode == -9, (step, killed.stderr)
+    status = json.loads((tmp_path / "killed" / "summary.json").read_text())["status"]
+    assert status == "running"  # a kill leaves no chance to say more; resume tells
+
+    run_recipe(load_recipe(str(recipe), [f"train.dtype={dtype}"]), tmp_path / "whole")
+    before = torch.load(tmp_path / "killed" / "checkpoint.pt", weights_only=True)
+    # The last checkpoint: every 3 updates and at the end of each epoch of 13.
+    assert before["step"] == max(step // 3 * 3, step // 13 * 13), step
+    resume_run(tmp_path / "killed")
+    assert_same_run(tmp_path / "killed", tmp_path / "whole")
+
+
+def test_sigint_stops_after_the_step_names_the_resume_command_and_resumes_exactly(recipe, tmp_path):
+    out = tmp_path / "stopped"
+    stopped = stopped_run("INT", 17, recipe, out)  # mid-epoch: epoch 2 has 13..25
+    assert stopped.returncode == 130
+    last = stopped.stderr.strip().splitlines()[-1]
+    assert last == (
+        f"corebp: stopped by SIGINT after step 18; checkpoint {out}/checkpoint.pt written; "
+        f"continue with: corebp resume {out}"
+    )
+    assert "Traceback" not in stopped.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "interrupted" and summary["resume"] == f"corebp resume {out}"
+    state = torch.load(out / "checkpoint.pt", weights_only=True)
+    assert (state["step"], state["epoch"], state["position"]) == (18, 1, 5)
+
+    resumed = subprocess.run(
+        [sys.executable, "-m", "corebp", "resume", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"run directory: {out}" in resumed.stdout
+    run_recipe(load_recipe(str(recipe)), tmp_path / "whole")
+    assert_same_run(out, tmp_path / "whole")
+
+
+def test_sigterm_exits_143_with_a_checkpoint(recipe, tmp_path):
+    stopped = stopped_run("TERM", 12, recipe, tmp_path / "run")  # the last step of epoch 1
+    assert stopped.returncode == 143
+    assert "stopped by SIGTERM after step 13" in stopped.stderr.splitlines()[-1]
+    state = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
+    assert (state["step"], state["position"]) == (13, 13)
+
+
+def test_resume_extends_epochs_and_refuses_any_other_change_naming_the_key(recipe, tmp_path):
+    run_recipe(load_recipe(str(recipe), ["train.epochs=1"]), tmp_path / "run")
+    with pytest.raises(ConfigError, match=r"optimizer\.momentum: cannot change when resuming"):
+        resume_run(tmp_path / "run", ["train.epochs=2", "optimizer.momentum=0.5"])
+    with pytest.raises(ConfigError, match=r"model\.2\.p: cannot change"):
+        resume_run(tmp_path / "run", ["model.2.p=0.3"])
+    _, summary = resume_run(tmp_path / "run", ["train.epochs=2", "output.progress=log"])
+    assert summary["epochs"] == 2 and summary["steps"] == 26
+    assert "epochs: 2" in (tmp_path / "run" / "recipe.yaml").read_text()
+    with pytest.raises(ConfigError, match=r"train\.epochs=1: the run has already completed 2"):
+        resume_run(tmp_path / "run", ["train.epochs=1"])
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda d: None, "does not exist or is not a folder"),
+        (lambda d: d.mkdir(), "recipe.yaml: missing"),
+    ],
+)
+def test_resume_of_something_that_is_not_a_run_names_the_path(make, message, tmp_path):
+    make(tmp_path / "nothing")
+    with pytest.raises(ConfigError, match=message):
+        resume_run(tmp_path / "nothing")
+
+
+def test_a_run_without_a_checkpoint_cannot_be_resumed_and_says_so(recipe, tmp_path):
+    run_recipe(load_recipe(str(recipe), ["train.epochs=1"]), tmp_path / "run")
+    (tmp_path / "run" / "checkpoint.pt").unlink()
+    with pytest.raises(ConfigError, match="stopped before its first checkpoint"):
+        resume_run(tmp_path / "run")
+
+
+def test_a_corrupt_checkpoint_is_refused_without_unpickling(recipe, tmp_path):
+    run_recipe(load_recipe(str(recipe), ["train.epochs=1"]), tmp_path / "run")
+    (tmp_path / "run" / "checkpoint.pt").write_bytes(b"\x80\x04not a checkpoint")
+    with pytest.raises(ConfigError, match=r"checkpoint\.pt: not a corebp checkpoint"):
+        resume_run(tmp_path / "run", ["train.epochs=2"])
+
+
+@pytest.mark.parametrize("rule", ["fa", "brsf"])
+def test_resume_restores_the_learning_rule_exactly(rule, tmp_path):
+    # brsf draws fresh signs every batch: a resumed run without the rule's generator state
+    # would draw the first batches' signs again and end on other weights.
+    path = tmp_path / "rule.yaml"
+    path.write_text(RECIPE + f"learning_rule: {{type: {rule}}}\n")
+    out = tmp_path / "stopped"
+    assert stopped_run("INT", 17, path, out).returncode == 130
+    resume_run(out)
+    run_recipe(load_recipe(str(path)), tmp_path / "whole")
+    assert_same_run(out, tmp_path / "whole")
+    a = torch.load(out / "checkpoint.pt", weights_only=True)["learning_rule"]
+    b = torch.load(tmp_path / "whole" / "checkpoint.pt", weights_only=True)["learning_rule"]
+    assert a.keys() == b.keys() and any(k.startswith("B.") for k in b) == (rule == "fa")
+    for key, t in b.items():
+        assert torch.equal(a[key], t), key

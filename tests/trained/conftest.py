@@ -1,0 +1,86 @@
+"""Finished runs to read back: a synthetic one (seconds) and a short MNIST one (real data)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from corebp.cli import main
+from corebp.recipe import load_recipe
+from corebp.run import run_recipe
+
+SYNTHETIC = """\
+model:
+  - {type: linear, in_features: 2, out_features: 16, init: xavier}
+  - {type: tanh}
+  - {type: linear, in_features: 16, out_features: 3, init: xavier}
+  - {type: sigmoid}
+loss: {type: mse, reduction: sum, scale: 0.5}
+optimizer: {type: sgd, lr: 0.1}
+data: {source: synthetic, batch_size: 16, args: {kind: spirals, num_classes: 3}}
+train: {epochs: 2, seed: 0, device: cpu}
+metrics: [loss, accuracy]
+output: {progress: log, plots: false}
+"""
+
+
+@pytest.fixture(scope="session")
+def synthetic_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("synthetic")
+    (folder / "spirals.yaml").write_text(SYNTHETIC)
+    return run_recipe(load_recipe(str(folder / "spirals.yaml")), folder / "run")[0]
+
+
+@pytest.fixture(scope="session")
+def mnist_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tuned recipe for one epoch on 1 % of the training images (the rest held out as val)."""
+    loaded = load_recipe(
+        "mnist-784-100-10-tuned",
+        [
+            "train.epochs=1",
+            "data.validation_split=0.99",
+            "train.device=cpu",
+            "output.plots=false",
+            "output.progress=log",
+        ],
+    )
+    return run_recipe(loaded, tmp_path_factory.mktemp("mnist") / "run")[0]
+
+
+@pytest.fixture
+def corebp_cli(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Callable[..., tuple[int, str, str]]:
+    """`corebp_cli(*args)` runs the `corebp` entry point in-process: (exit code, stdout, stderr)."""
+
+    def run(*args: str) -> tuple[int, str, str]:
+        monkeypatch.setattr(sys, "argv", ["corebp", *args])
+        try:
+            main.main()
+            code = 0
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else 1
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def lenet_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """LeNet-5 with BatchNorm on MNIST padded to 32×32, one epoch on 1 % of the images."""
+    loaded = load_recipe(
+        "mnist-lenet5-batchnorm",
+        [
+            "train.epochs=1",
+            "data.validation_split=0.99",
+            "train.device=cpu",
+            "checks.autograd=null",
+            "output.plots=false",
+            "output.progress=log",
+        ],
+    )
+    return run_recipe(loaded, tmp_path_factory.mktemp("lenet") / "run")[0]
