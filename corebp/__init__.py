@@ -22,6 +22,7 @@ from corebp.layers import (
     Softmax,
     Tanh,
 )
+from corebp.learning_rule import LearningRule
 from corebp.logger import Logger
 from corebp.loss import Loss
 from corebp.losses import BCELoss, CrossEntropyLoss, MSELoss
@@ -47,6 +48,7 @@ __all__ = [
     "Flatten",
     "Layer",
     "LeakyReLU",
+    "LearningRule",
     "Linear",
     "Logger",
     "Loss",

@@ -189,10 +189,21 @@ class AutogradCheck:
             out["worst_step"], out["worst_parameter"] = self.worst
         if not self.exact:
             out["note"] = (
-                "the model uses a rule with exact_gradient=False, so a difference from "
+                "the model uses a rule with exact_gradient=False (a layer, or the learning "
+                "rule's stand-ins for layers), so a difference from "
                 "autograd is expected; it was reported, not treated as a failure"
             )
         return out
+
+
+def rule_twin_problem(rule: str) -> str:
+    """Why a torch twin cannot mirror a non-gradient learning rule (autograd gives gradients)."""
+    return (
+        f"checks.autograd.twin: learning_rule {rule!r} does not follow the gradient, and the "
+        "torch twin trains with autograd's gradients, so the two would part from the first "
+        "step; set twin: false (the autograd check itself still reports the difference), or "
+        "use learning_rule: {type: backprop}."
+    )
 
 
 def twin_problems(optimizer: type[Optimizer], args: dict[str, Any]) -> list[str]:

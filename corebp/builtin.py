@@ -1,11 +1,12 @@
-"""The core's own plugin: its layers and losses, and the recipe's `checks`, through the same
-hooks a third-party plugin uses."""
+"""The core's own plugin: its layers, losses and the backprop learning rule, and the recipe's
+`checks`, through the same hooks a third-party plugin uses."""
 
 from __future__ import annotations
 
 from corebp import layers, losses
 from corebp.autograd_check import AutogradCheck
 from corebp.hookspecs import TrainingRun, hookimpl
+from corebp.learning_rule import Backprop
 
 
 @hookimpl
@@ -16,6 +17,11 @@ def corebp_register_layers():
 @hookimpl
 def corebp_register_losses():
     return dict(losses.REGISTRY)
+
+
+@hookimpl
+def corebp_register_learning_rules():
+    return {"backprop": Backprop}
 
 
 @hookimpl

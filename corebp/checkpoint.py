@@ -13,6 +13,8 @@ back into a freshly built Trainer of the same recipe. A checkpoint holds
 - `epoch` (epochs completed), `step` (updates done), `position` (updates done in the
   current epoch) and the current epoch's training `metrics` accumulated so far;
 - `history`: the rows of metrics.jsonl so far;
+- `learning_rule`: the learning rule's `state_dict()` (its generator and what it drew, such
+  as feedback matrices), so a resumed run trains with the same B and the same later draws;
 - `listeners`: the state of every run listener that has `state_dict()` (the autograd
   check's statistics and its torch twin).
 
@@ -33,7 +35,7 @@ if TYPE_CHECKING:
     from corebp.trainer import Trainer
 
 #: Bumped when the layout changes; a checkpoint of another format is refused.
-FORMAT = 1
+FORMAT = 2
 
 
 def _cpu(t: torch.Tensor) -> torch.Tensor:
@@ -80,6 +82,7 @@ def capture(trainer: Trainer) -> dict[str, Any]:
         "rng": rng,
         "metrics": {k: m.state_dict() for k, m in trainer.train_metrics.items()},
         "history": [dict(row) for row in trainer.history],
+        "learning_rule": {k: _cpu(t) for k, t in trainer.learning_rule.state_dict().items()},
         "listeners": {k: p.state_dict() for k, p in _listeners(trainer).items()},
         "recipe": trainer.recipe.model_dump(mode="json"),
     }
@@ -124,6 +127,7 @@ def restore(trainer: Trainer, state: dict[str, Any]) -> None:
                 for name, v in state["metrics"][k].items()
             }
         )
+    trainer.learning_rule.load_state_dict(state["learning_rule"])
     for k, p in _listeners(trainer).items():
         if k in state["listeners"]:
             p.load_state_dict(state["listeners"][k])

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
     from corebp.data_source import DataSource
     from corebp.layer import Layer
+    from corebp.learning_rule import LearningRule
     from corebp.logger import Logger
     from corebp.loss import Loss
     from corebp.metric import Metric
@@ -54,6 +55,10 @@ class TrainingRun(Protocol):
     @property
     def optimizer(self) -> Optimizer:
         """The update rule; `optimizer.lr` is the learning rate of the coming update."""
+
+    @property
+    def learning_rule(self) -> LearningRule:
+        """How backward assigns credit (`exact_gradient` False for a non-gradient rule)."""
 
     @property
     def data(self) -> DataSource:
@@ -102,6 +107,11 @@ def corebp_register_metrics() -> dict[str, type[Metric]]:
 @hookspec
 def corebp_register_data_sources() -> dict[str, type[DataSource]]:
     """Return the data sources this plugin provides, by name."""
+
+
+@hookspec
+def corebp_register_learning_rules() -> dict[str, type[LearningRule]]:
+    """Return the learning rules (how backward assigns credit) this plugin provides, by name."""
 
 
 @hookspec

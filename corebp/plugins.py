@@ -30,6 +30,7 @@ from corebp.data_source import DataSource
 from corebp.env import env_flag
 from corebp.errors import ConfigError, CorebpError, PluginError, did_you_mean
 from corebp.layer import Layer
+from corebp.learning_rule import LearningRule
 from corebp.logger import Logger
 from corebp.loss import Loss
 from corebp.metric import Metric
@@ -47,6 +48,7 @@ KINDS: dict[str, type] = {
     "schedules": Schedule,
     "metrics": Metric,
     "data_sources": DataSource,
+    "learning_rules": LearningRule,
     "loggers": Logger,
 }
 

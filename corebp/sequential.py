@@ -132,6 +132,15 @@ class Sequential(Layer):
         self._collect()
         return self
 
+    def replace(self, i: int, layer: Layer) -> None:
+        """Put `layer` at position i (a learning rule's stand-in for the layer there).
+
+        The parameters keep their names and `params`/`grads` stay the same dicts, so an
+        optimizer built before still updates them.
+        """
+        self.layers[i] = layer
+        self._collect()
+
     def __len__(self) -> int:
         return len(self.layers)
 

@@ -24,6 +24,7 @@ from torch import Tensor
 from corebp.distributed import require_shard
 from corebp.errors import ConfigError, CorebpError, Diverged
 from corebp.hookspecs import TrainingRun
+from corebp.learning_rule import LearningRule, rule_generator
 from corebp.logger import Logger
 from corebp.loss import Loss
 from corebp.metric import Metric
@@ -108,6 +109,19 @@ def build_model(
     return model, loss, optimizer
 
 
+def attach_learning_rule(recipe: Recipe, reg: Registry, model: Sequential) -> LearningRule:
+    """Build the recipe's `learning_rule` with its own generator and attach it to `model`."""
+    spec = recipe.learning_rule
+    rule: LearningRule = build(
+        reg.get("learning_rules", spec.type, key="learning_rule.type"),
+        spec.args,
+        "learning_rule",
+        generator=rule_generator(recipe.train.seed),
+    )
+    rule.attach(model)
+    return rule
+
+
 class Trainer:
     """Everything one recipe run needs, built and checked up front.
 
@@ -160,6 +174,7 @@ class Trainer:
         # then moved, so they are the same numbers on every device and dtype.
         torch.manual_seed(seed)
         self.model, self.loss, self.optimizer = build_model(recipe, reg, self.device, self.dtype)
+        self.learning_rule = attach_learning_rule(recipe, reg, self.model)
         self._check_model_fits_data()
         if parallel is not None:
             parallel.attach(recipe, self.model, self.loss)

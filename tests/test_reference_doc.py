@@ -25,12 +25,13 @@ def initialiser_table() -> str:
 
 
 def core_components() -> str:
-    """The layers and losses the core registers (plugin `core`), counted and named."""
+    """The layers, losses and learning rules the core registers (plugin `core`), counted."""
     reg = load_registry()
     lines = []
-    for kind in ("layers", "losses"):
+    for kind in ("layers", "losses", "learning_rules"):
         names = sorted(n for n, c in reg.components[kind].items() if c.plugin == "core")
-        lines.append(f"- {len(names)} {kind}: {', '.join(f'`{n}`' for n in names)}")
+        listed = ", ".join(f"`{n}`" for n in names)
+        lines.append(f"- {len(names)} {kind.replace('_', ' ')}: {listed}")
     return "\n".join(lines)
 
 
@@ -52,7 +53,16 @@ def test_reference_lists_are_the_generated_ones(name, generate):
 
 def test_reference_documents_every_component_base_class():
     text = DOC.read_text(encoding="utf-8")
-    for base in ("Layer", "Loss", "Optimizer", "Schedule", "Metric", "DataSource", "Logger"):
+    for base in (
+        "Layer",
+        "Loss",
+        "Optimizer",
+        "Schedule",
+        "Metric",
+        "DataSource",
+        "LearningRule",
+        "Logger",
+    ):
         assert f"\n## {base}\n" in text
         assert f"`corebp.{base}`" in text
 

@@ -45,5 +45,6 @@ def command(
     typer.echo(f"model: {trainer.model!r}")
     typer.echo(
         f"loss: {trainer.loss!r}; optimizer: {trainer.optimizer!r}; "
+        f"learning rule: {trainer.learning_rule!r}; "
         f"data: {loaded.recipe.data.source}"
     )

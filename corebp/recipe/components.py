@@ -39,6 +39,7 @@ SUPPLIED: dict[str, dict[str, str]] = {
         "seed": "train.seed",
         "validation_split": "data.validation_split",
     },
+    "learning_rules": {"generator": "train.seed"},
     "loggers": {},
 }
 

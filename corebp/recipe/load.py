@@ -21,7 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 from pydantic import BaseModel, ValidationError
 
-from corebp.autograd_check import twin_problems
+from corebp.autograd_check import rule_twin_problem, twin_problems
 from corebp.errors import ConfigError
 from corebp.plugins import Registry, registry
 from corebp.recipe.components import build, check_arguments
@@ -201,6 +201,7 @@ def _component_problems(raw: dict[str, Any], reg: Registry) -> tuple[list[str], 
         for kind, section in (
             ("losses", "loss"),
             ("optimizers", "optimizer"),
+            ("learning_rules", "learning_rule"),
             ("schedules", "schedule"),
         )
     ]
@@ -240,6 +241,8 @@ def _component_problems(raw: dict[str, Any], reg: Registry) -> tuple[list[str], 
                 _set_arguments(validated, key, args)
             if kind == "optimizers" and not arg_problems and _wants_twin(raw):
                 problems += twin_problems(cls, {k: v for k, v in args.items() if k != "lr"})
+            if kind == "learning_rules" and _wants_twin(raw) and not cls.exact_gradient:
+                problems.append(rule_twin_problem(spec["type"]))
             if arg_problems or kind not in CONSTRUCTED:
                 continue
             supplied = {"params": params, "grads": grads} if kind == "optimizers" else {}

@@ -1,6 +1,6 @@
 """The recipe schema: what a recipe file may say, checked by pydantic with unknown keys refused.
 
-Components (layers, loss, optimizer, schedule, metrics) are written as
+Components (layers, loss, optimizer, learning rule, schedule, metrics) are written as
 `{type: <registered name>, <argument>: <value>, ...}`; their arguments are checked later
 against the registered class's constructor (`corebp.recipe.components`), because which
 arguments exist depends on the plugins installed.
@@ -171,6 +171,11 @@ class Recipe(_Strict):
     )
     loss: ComponentSpec = Field(description="the loss, {type: name, ...}")
     optimizer: ComponentSpec = Field(description="the update rule, {type: name, lr: ..., ...}")
+    learning_rule: ComponentSpec = Field(
+        default_factory=lambda: ComponentSpec(type="backprop"),
+        description="how backward assigns credit, {type: name, ...}; default {type: backprop}; "
+        "the rules plugin adds fa, dfa, usf, brsf, frsf (docs/learning-rules.md)",
+    )
     schedule: ComponentSpec | None = Field(
         None, description="learning-rate schedule, {type: name, ...}; null: constant lr"
     )

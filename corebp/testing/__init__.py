@@ -7,9 +7,9 @@
     def test_my_layer(check):               # one test per property and argument set
         check()
 
-The suite is chosen by base class (Layer, Loss, Optimizer, Metric, DataSource) and runs on
-each constructor-argument set in the class's `check_args` (a list of dicts; default [{}],
-the defaults), plus one check that every bool/int/float argument is set away from its
+The suite is chosen by base class (Layer, Loss, Optimizer, Metric, DataSource, LearningRule)
+and runs on each constructor-argument set in the class's `check_args` (a list of dicts;
+default [{}], the defaults), plus one check that every bool/int/float argument is set away from its
 default by some set. Installed with corebp, this package is also a pytest plugin (entry
 point `pytest11`), giving the fixtures `corebp_conformance` and `corebp_registry`; see
 `corebp.testing.plugin` and docs/plugins.md.
@@ -22,12 +22,14 @@ from typing import Any
 
 from corebp.data_source import DataSource
 from corebp.layer import Layer
+from corebp.learning_rule import LearningRule
 from corebp.loss import Loss
 from corebp.metric import Metric
 from corebp.optimizer import Optimizer
 from corebp.testing.core import Check, ConformanceError, argument_sets
 from corebp.testing.data_sources import data_source_checks
 from corebp.testing.layers import layer_checks, loss_checks
+from corebp.testing.learning_rules import learning_rule_checks
 from corebp.testing.metrics import metric_checks
 from corebp.testing.optimizers import optimizer_checks
 
@@ -38,6 +40,7 @@ SUITES: dict[type, Any] = {
     Optimizer: optimizer_checks,
     Metric: metric_checks,
     DataSource: data_source_checks,
+    LearningRule: learning_rule_checks,
 }
 
 

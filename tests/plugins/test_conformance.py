@@ -1,5 +1,5 @@
-"""Every registered layer, loss, optimizer, metric and data source passes corebp's own
-conformance kit (corebp.testing), one test per property and argument set."""
+"""Every registered layer, loss, optimizer, metric, data source and learning rule passes
+corebp's own conformance kit (corebp.testing), one test per property and argument set."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from corebp_data.files import CsvSource, NpzSource
 from corebp.plugins import load_registry
 from corebp.testing import assert_conforms, conformance_checks
 
-SWEPT_KINDS = ("layers", "losses", "optimizers", "metrics", "data_sources")
+SWEPT_KINDS = ("layers", "losses", "optimizers", "metrics", "data_sources", "learning_rules")
 #: Registered components the sweep leaves out, and why.
 NOT_SWEPT = {
     "fashion_mnist": "its files may not be downloaded; the same class as mnist, which is swept",

@@ -207,3 +207,21 @@ def test_a_corrupt_checkpoint_is_refused_without_unpickling(recipe, tmp_path):
     (tmp_path / "run" / "checkpoint.pt").write_bytes(b"\x80\x04not a checkpoint")
     with pytest.raises(ConfigError, match=r"checkpoint\.pt: not a corebp checkpoint"):
         resume_run(tmp_path / "run", ["train.epochs=2"])
+
+
+@pytest.mark.parametrize("rule", ["fa", "brsf"])
+def test_resume_restores_the_learning_rule_exactly(rule, tmp_path):
+    # brsf draws fresh signs every batch: a resumed run without the rule's generator state
+    # would draw the first batches' signs again and end on other weights.
+    path = tmp_path / "rule.yaml"
+    path.write_text(RECIPE + f"learning_rule: {{type: {rule}}}\n")
+    out = tmp_path / "stopped"
+    assert stopped_run("INT", 17, path, out).returncode == 130
+    resume_run(out)
+    run_recipe(load_recipe(str(path)), tmp_path / "whole")
+    assert_same_run(out, tmp_path / "whole")
+    a = torch.load(out / "checkpoint.pt", weights_only=True)["learning_rule"]
+    b = torch.load(tmp_path / "whole" / "checkpoint.pt", weights_only=True)["learning_rule"]
+    assert a.keys() == b.keys() and any(k.startswith("B.") for k in b) == (rule == "fa")
+    for key, t in b.items():
+        assert torch.equal(a[key], t), key

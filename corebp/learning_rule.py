@@ -1,0 +1,63 @@
+"""Learning rules: how a model's backward assigns credit. The default, backprop, is the model
+as its layers wrote it.
+
+A rule is built once per run, after the model (and after the model's weights are drawn), with
+a `torch.Generator` of its own seeded from `train.seed`, so choosing a rule never changes the
+initial weights. `attach(model)` may put layers of its own in the model's place
+(`Sequential.replace`); the parameters, their names and the optimizer stay the same. A rule
+whose backward is deliberately not the gradient declares `exact_gradient = False`: the autograd
+check then reports a difference as expected and the torch twin is refused. Whatever the rule
+draws or keeps (feedback matrices, its generator) is in `state_dict()`, saved in the checkpoint
+and restored by `load_state_dict()`.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import torch
+from torch import Tensor
+
+from corebp.errors import ConfigError
+from corebp.sequential import Sequential
+
+#: Added to `train.seed` to seed a rule's generator, so that its stream is not the shuffle's.
+SEED_OFFSET = 1_000_003
+
+
+def rule_generator(seed: int) -> torch.Generator:
+    """The generator a run's learning rule draws from (seeded from the recipe's `train.seed`)."""
+    return torch.Generator().manual_seed(seed + SEED_OFFSET)
+
+
+class LearningRule:
+    """Base class of every learning rule; as it is, it leaves the model's backward alone."""
+
+    #: False for a rule whose updates are not the gradient (feedback alignment and the like).
+    exact_gradient: ClassVar[bool] = True
+
+    def __init__(self, generator: torch.Generator | None = None) -> None:
+        self.generator = torch.Generator() if generator is None else generator
+
+    def attach(self, model: Sequential) -> None:
+        """Take over the backward of the model's layers this rule applies to (default: none)."""
+
+    def state_dict(self) -> dict[str, Tensor]:
+        """Tensors to checkpoint: what the rule drew, and its generator's state."""
+        return {"generator": self.generator.get_state()}
+
+    def load_state_dict(self, state: dict[str, Tensor]) -> None:
+        """Restore what `state_dict()` returned (after `attach`)."""
+        if "generator" not in state:
+            raise ConfigError(
+                f"{type(self).__name__}.load_state_dict: the state has no 'generator'; expected "
+                "a dict from state_dict() (a checkpoint's 'learning_rule')."
+            )
+        self.generator.set_state(state["generator"])
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class Backprop(LearningRule):
+    """Backpropagation: every layer's own backward, dL/dx = the true gradient. The default."""

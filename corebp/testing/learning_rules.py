@@ -1,0 +1,140 @@
+"""The conformance suite of learning rules.
+
+Each argument set builds the rule with its own seeded `generator` and attaches it to a small
+float64 stack of Linear and Tanh layers. Checked: `attach` keeps every parameter (the same
+tensors, under the same names) and the forward; a rule declaring `exact_gradient = True`
+gives backprop's gradients; a fresh rule (another seed) loaded with `state_dict()` after some
+steps gives the same gradients and state from there on (the checkpoint restores it exactly);
+`repr` names the class.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from itertools import pairwise
+from typing import Any
+
+import torch
+
+from corebp.layers import Linear, Tanh
+from corebp.learning_rule import LearningRule
+from corebp.sequential import Sequential
+from corebp.testing.core import Check, coverage_check, expect
+
+WIDTHS = (6, 5, 4, 3)
+BATCH = 7
+
+
+def learning_rule_checks(cls: type[LearningRule], sets: list[dict[str, Any]]) -> list[Check]:
+    """Every check of a learning-rule class, for each argument set."""
+    checks = [coverage_check("learning_rules", "learning rule", cls, sets)]
+    properties: list[tuple[str, Callable[[type[LearningRule], dict[str, Any]], None]]] = [
+        ("attach keeps the parameters, their names and the forward", _attach_keeps_params),
+        ("exact_gradient=True gives backprop's gradients", _exact_gradient),
+        ("a rule loaded with state_dict continues the same", _state_round_trip),
+        ("repr names the class", _repr),
+    ]
+    for args in sets:
+        for prop, fn in properties:
+            checks.append(Check("learning rule", cls, prop, _bound(fn, cls, args), args))
+    return checks
+
+
+def _bound(fn: Callable[[type[LearningRule], dict[str, Any]], None], cls: Any, args: Any):
+    return lambda: fn(cls, args)
+
+
+def _rule(cls: type[LearningRule], args: dict[str, Any], seed: int) -> LearningRule:
+    return cls(generator=torch.Generator().manual_seed(seed), **args)
+
+
+def _model() -> Sequential:
+    """Linear/Tanh layers with weights from a local generator (torch's global one untouched)."""
+    layers: list[Any] = []
+    for n_in, n_out in pairwise(WIDTHS):
+        layers += [Linear(n_in, n_out), Tanh()]
+    model = Sequential(*layers[:-1]).to(dtype=torch.float64)
+    g = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for p in model.params.values():
+            p.copy_(torch.randn(p.shape, generator=g, dtype=p.dtype))
+    return model
+
+
+def _batch(step: int) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(100 + step)
+    x = torch.randn(BATCH, WIDTHS[0], generator=g, dtype=torch.float64)
+    return x, torch.randn(BATCH, WIDTHS[-1], generator=g, dtype=torch.float64)
+
+
+def _grads(model: Sequential, step: int) -> dict[str, torch.Tensor]:
+    x, g = _batch(step)
+    model.zero_grad()
+    model.forward(x)
+    model.backward(g)
+    return {k: t.clone() for k, t in model.grads.items()}
+
+
+def _attach_keeps_params(cls: type[LearningRule], args: dict[str, Any]) -> None:
+    model, plain = _model(), _model()
+    before = dict(model.params)
+    _rule(cls, args, 0).attach(model)
+    expect(
+        model.params.keys() == before.keys()
+        and all(model.params[k] is p for k, p in before.items()),
+        f"after attach the parameters are {sorted(model.params)}, not the same tensors as "
+        f"{sorted(before)}; a stand-in must share the layer's params dict",
+    )
+    x, _ = _batch(0)
+    expect(
+        torch.equal(model.forward(x), plain.forward(x)),
+        "after attach the model's forward differs from the layers' own",
+    )
+
+
+def _exact_gradient(cls: type[LearningRule], args: dict[str, Any]) -> None:
+    if not cls.exact_gradient:
+        return
+    model, plain = _model(), _model()
+    _rule(cls, args, 0).attach(model)
+    got, want = _grads(model, 0), _grads(plain, 0)
+    for k, t in want.items():
+        expect(
+            torch.allclose(got[k], t, rtol=1e-10, atol=1e-12),
+            f"exact_gradient is True but the gradient of {k} differs from backprop's by "
+            f"{(got[k] - t).abs().max().item():.3g}; set exact_gradient = False",
+        )
+
+
+def _state_round_trip(cls: type[LearningRule], args: dict[str, Any]) -> None:
+    model, rule = _model(), _rule(cls, args, 0)
+    rule.attach(model)
+    for step in range(2):
+        _grads(model, step)
+    state = {k: t.clone() for k, t in rule.state_dict().items()}
+    again_model, again = _model(), _rule(cls, args, 1)
+    again.attach(again_model)
+    with torch.no_grad():
+        for k, p in again_model.params.items():
+            p.copy_(model.params[k])
+    again.load_state_dict(state)
+    for step in range(2, 4):
+        got, want = _grads(again_model, step), _grads(model, step)
+        for k, t in want.items():
+            expect(
+                torch.equal(got[k], t),
+                f"step {step}: the gradient of {k} differs from the original rule's after "
+                "load_state_dict(state_dict()); put everything the rule draws or keeps (and "
+                "its generator's state) in state_dict",
+            )
+    a, b = again.state_dict(), rule.state_dict()
+    expect(
+        a.keys() == b.keys() and all(torch.equal(a[k], t) for k, t in b.items()),
+        f"after the same steps the loaded rule's state_dict keys {sorted(a)} or values differ "
+        f"from the original's {sorted(b)}",
+    )
+
+
+def _repr(cls: type[LearningRule], args: dict[str, Any]) -> None:
+    text = repr(_rule(cls, args, 0))
+    expect(cls.__name__ in text, f"repr is {text!r}; expected it to name {cls.__name__}")

@@ -1,0 +1,43 @@
+"""Direct feedback alignment (Nøkland 2016): the output error goes to every hidden layer
+through a fixed random B_k of its own.
+
+With e = dL/dy of the last linear/conv layer (the output error), that layer sends e B_L down
+(FA), and every earlier one sends δx_k = e B_k, B_k: (outputs, inputs of layer k), reshaped
+to x_k's shape; the activation below multiplies it by its f′ as in backprop, and each layer's
+dW = xᵀ δy stays its own. B ~ N(0, s²), s: `scale`, default 1/√outputs (so e B_k is of the
+size of e).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from corebp.errors import StateError
+from corebp_rules.feedback import FeedbackRule, StandIn, through, transposed_shape
+
+
+class DirectFeedbackAlignment(FeedbackRule):
+    """dfa: every layer receives the output error through its own fixed random matrix."""
+
+    def __init__(self, scale: float | None = None, generator: torch.Generator | None = None):
+        super().__init__(scale, generator)
+        #: This batch's output error, (N, outputs), set by the last layer's backward.
+        self.error: Tensor | None = None
+
+    def input_error(self, stand_in: StandIn, x: Tensor, grad_output: Tensor) -> Tensor:
+        if stand_in is self.stand_ins[-1]:
+            self.error = e = grad_output.flatten(1)
+            B = self.draw(stand_in.name, transposed_shape(stand_in.layer), x, self._scale(e))
+            return through(stand_in.layer, x, grad_output, B)
+        if self.error is None:
+            raise StateError("dfa: a hidden layer's backward ran before the output layer's.")
+        B = self.draw(
+            stand_in.name, (self.error.shape[1], x[0].numel()), x, self._scale(self.error)
+        )
+        return self.error.mm(B).view(x.shape)
+
+    def _scale(self, e: Tensor) -> float:
+        return self.scale if self.scale is not None else 1 / math.sqrt(e.shape[1])
