@@ -262,17 +262,15 @@ def _component_problems(raw: dict[str, Any], reg: Registry) -> tuple[list[str], 
 def _set_arguments(raw: dict[str, Any], key: str, args: dict[str, Any]) -> None:
     """Put the validated arguments `args` of the component at `key` (as `_component_problems`
     names it) into `raw`, where it gave them; a data source's `root` stays in `data.root`."""
-    section, _, index = key.partition(".")
-    if section == "data":
-        spec, field = raw["data"], "args"
-        args = {k: v for k, v in args.items() if k != "root"}
-    elif index:
-        spec, field = raw[section][int(index)], None
-    else:
-        spec, field = raw[section], None
-    if field is not None and isinstance(spec.get(field), dict):
-        spec[field] = args
-    elif field is None and isinstance(spec, dict):
+    if key == "data":
+        spec: Any = raw["data"]
+        if isinstance(spec.get("args"), dict):
+            spec["args"] = {k: v for k, v in args.items() if k != "root"}
+        return
+    spec = raw
+    for part in key.split("."):  # e.g. "model.2", "optimizer", "output.loggers.0"
+        spec = spec[int(part)] if isinstance(spec, list) else spec[part]
+    if isinstance(spec, dict):
         spec.update(args)
 
 
