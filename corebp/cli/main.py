@@ -11,7 +11,18 @@ import warnings
 
 import typer
 
-from corebp.cli import check, export, plugins, predict, recipes, resume, run, show, validate
+from corebp.cli import (
+    check,
+    export,
+    plugins,
+    predict,
+    recipes,
+    resume,
+    run,
+    show,
+    sweep,
+    validate,
+)
 from corebp.cli import eval as eval_
 from corebp.env import env_flag
 from corebp.errors import CorebpError, Diverged
@@ -59,6 +70,7 @@ def build() -> typer.Typer:
     app.command("predict")(predict.command)
     app.command("export")(export.command)
     app.command("show")(show.command)
+    app.command("sweep")(sweep.command)
     with warnings.catch_warnings():
         # A plugin that fails to load is reported when a command loads the registry.
         warnings.simplefilter("ignore", RuntimeWarning)

@@ -1,0 +1,96 @@
+"""`corebp sweep`: a recipe over a grid of overrides and several seeds, with a results table."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from corebp.sweep import Sweep, parse_seeds
+
+
+def command(
+    recipe: Annotated[
+        str,
+        typer.Argument(
+            help="A shipped recipe's name (see `corebp recipes`) or a .yaml path; several, "
+            "comma-separated, are one more axis of the grid."
+        ),
+    ],
+    grid: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="dotted.key=v1,v2 (a grid axis: one cell per value) or dotted.key=value "
+            "(applies to every cell), e.g. learning_rule.type=backprop,fa train.epochs=10.",
+            show_default=False,
+        ),
+    ] = None,
+    seeds: Annotated[
+        str, typer.Option(help="Seeds of every cell: a range 0-4, a list 0,2,7, or both.")
+    ] = "0-4",
+    jobs: Annotated[
+        int, typer.Option(min=1, help="Runs at a time, each a process of its own.")
+    ] = 1,
+    output_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--output-dir",
+            "-o",
+            help="Sweep directory (new, empty, or this sweep's: finished runs are reused); "
+            "default: runs/sweep-<recipe>-<YYYYmmdd-HHMMSS>.",
+        ),
+    ] = None,
+    metric: Annotated[
+        str, typer.Option(help="What each run reports, from its metrics.jsonl.")
+    ] = "test_accuracy",
+    select: Annotated[
+        str | None,
+        typer.Option(
+            help="Report each run at the epoch where this metric is best (largest; smallest "
+            "for a *loss), e.g. val_accuracy with data.validation_split=0.1; default: the "
+            "last epoch.",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Train recipes over a grid of overrides and several seeds; tabulate the results.
+
+    Every (cell, seed) is a `corebp run` of its own, in <sweep dir>/<cell>/seed-<s>, and its
+    output goes to seed-<s>.log beside it. sweep.md (the table: mean ± std and min–max over
+    seeds per cell) and sweep.json (every run's numbers) are rewritten after every run. Run
+    the same command with the same --output-dir to finish an interrupted sweep or add seeds:
+    finished runs are kept, interrupted ones resumed. Everything is validated before the
+    first run starts.
+
+    Examples:
+
+      corebp sweep mnist-784-100-10 --seeds 0-9 --jobs 2
+
+      corebp sweep mnist-mlp-fa learning_rule.type=backprop,fa,dfa --seeds 0-2
+
+      corebp sweep mnist-lenet5,mnist-lenet5-fa,mnist-lenet5-dfa train.epochs=10
+      data.validation_split=0.1 --select val_accuracy --seeds 0-2 -o runs/lenet-rules
+    """
+    sweep = Sweep(
+        recipe.split(","),
+        list(grid or []),
+        parse_seeds(seeds),
+        output_dir,
+        metric=metric,
+        select=select,
+        argv=["corebp", *sys.argv[1:]],
+    )
+    sweep.execute(jobs, echo=typer.echo)
+    table = (sweep.directory / "sweep.md").read_text(encoding="utf-8")
+    typer.echo("\n" + table + f"\nsweep directory: {sweep.directory}")
+    failed = [r for r in sweep.runs if r.status == "failed"]
+    if failed:
+        logs = ", ".join(str(r.path.parent / f"seed-{r.seed}.log") for r in failed)
+        typer.echo(
+            f"corebp: {len(failed)} of {len(sweep.runs)} runs failed; see {logs} (delete a "
+            "failed run's directory to run it again)",
+            err=True,
+        )
+        raise typer.Exit(1)

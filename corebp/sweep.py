@@ -1,0 +1,431 @@
+"""Sweeps: recipes over a grid of overrides and several seeds, one run directory per run, and
+a table of the results per cell (mean ± std, min–max over seeds).
+
+    corebp sweep mnist-lenet5 learning_rule.type=backprop,fa --seeds 0-2 --jobs 2
+    corebp sweep mnist-lenet5,mnist-lenet5-fa train.epochs=10 --seeds 0-2
+
+A grid axis is an override with several comma-separated values (`key=v1,v2`); an override with
+one value applies to every cell; several comma-separated recipes are an axis too (the first).
+Each (cell, seed) is an ordinary `corebp run` in a process of its own
+(`<sweep dir>/<cell>/seed-<s>`), so a sweep's runs are exactly the runs a user would get one by
+one, `--jobs` of them at a time. The sweep directory holds `sweep.json` (every run's
+numbers and each cell's summary) and `sweep.md` (the table); both are rewritten after every
+run, so an interrupted sweep keeps what it finished, and running the same command again with
+the same directory reuses finished runs and resumes interrupted ones.
+
+What a run contributes is `--metric` (default `test_accuracy`) from its metrics.jsonl: at the
+last epoch, or, with `--select val_accuracy`, at the epoch where the selection metric is best
+(largest, or smallest for a name ending in `loss`): the model is chosen on data held out from
+training (`data.validation_split`) and reported on the test split.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+import corebp
+from corebp.atomic import write_bytes_atomic
+from corebp.errors import ConfigError
+from corebp.recipe import load_recipe
+from corebp.rundir import strict_json
+
+#: Keys a grid may not vary: the sweep sets them itself.
+RESERVED = {"train.seed": "use --seeds", "output.dir": "the sweep names each run's directory"}
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One point of the grid: its recipe and the overrides that differ between cells."""
+
+    recipe: str
+    overrides: tuple[str, ...]
+    #: Whether the recipe is one of several (then it is part of the label).
+    named: bool = False
+
+    @property
+    def label(self) -> str:
+        parts = [self.recipe] if self.named else []
+        return " ".join(parts + list(self.overrides)) or "as shipped"
+
+    @property
+    def dirname(self) -> str:
+        """A folder name for the cell: its label, unsafe characters replaced by '_'."""
+        parts = [Path(self.recipe).stem] if self.named else []
+        return (
+            re.sub(r"[^A-Za-z0-9._=,+-]", "_", ",".join(parts + list(self.overrides))) or "recipe"
+        )
+
+
+@dataclass
+class Run:
+    """One (cell, seed) of a sweep and what it gave."""
+
+    cell: Cell
+    seed: int
+    path: Path
+    status: str = "pending"
+    value: float | None = None
+    epoch: int | None = None
+    epochs: int | None = None
+    seconds: float | None = None
+
+    def record(self) -> dict[str, Any]:
+        return {
+            "seed": self.seed,
+            "dir": str(self.path),
+            "status": self.status,
+            "value": self.value,
+            "epoch": self.epoch,
+            "epochs": self.epochs,
+            "seconds": self.seconds,
+        }
+
+
+def parse_seeds(text: str) -> list[int]:
+    """'0-4' → [0, 1, 2, 3, 4]; '0,2,7' → [0, 2, 7]; '3' → [3]."""
+    seeds: list[int] = []
+    try:
+        for part in text.split(","):
+            first, dash, last = part.strip().partition("-")
+            seeds += range(int(first), int(last if dash else first) + 1)
+    except ValueError:
+        raise ConfigError(
+            f"--seeds {text!r}: expected a range such as 0-4, a list such as 0,2,7, or both "
+            "(0-2,9)."
+        ) from None
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ConfigError(f"--seeds {text!r}: expected distinct seeds, at least one.")
+    return seeds
+
+
+def parse_grid(items: Sequence[str]) -> tuple[list[str], list[tuple[str, list[str]]]]:
+    """Split `key=value` items into overrides shared by every cell and grid axes
+    (`key=v1,v2`: several values; a value that starts with '[' or '{' is one value)."""
+    fixed: list[str] = []
+    axes: list[tuple[str, list[str]]] = []
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(
+                f"sweep argument {item!r}: expected dotted.key=value or dotted.key=v1,v2,... "
+                "(e.g. learning_rule.type=backprop,fa)."
+            )
+        if key in RESERVED:
+            raise ConfigError(
+                f"sweep argument {item!r}: {key} is set by the sweep; {RESERVED[key]}."
+            )
+        values = [value] if value[:1] in "[{" else value.split(",")
+        if any(axis == key for axis, _ in axes) or any(f.startswith(key + "=") for f in fixed):
+            raise ConfigError(f"sweep argument {item!r}: {key} is given twice; give it once.")
+        if len(values) > 1:
+            axes.append((key, values))
+        else:
+            fixed.append(item)
+    return fixed, axes
+
+
+def grid_cells(recipes: Sequence[str], axes: Sequence[tuple[str, list[str]]]) -> list[Cell]:
+    """Every combination of the recipes and the axes' values, the recipes varying slowest."""
+    keys = [k for k, _ in axes]
+    return [
+        Cell(recipe, tuple(f"{k}={v}" for k, v in zip(keys, values, strict=True)), len(recipes) > 1)
+        for recipe in recipes
+        for values in itertools.product(*(vs for _, vs in axes))
+    ]
+
+
+def summarise(values: Sequence[float]) -> dict[str, float | int]:
+    """Count, mean, sample standard deviation (0 for one value), median, min and max."""
+    return {
+        "n": len(values),
+        "mean": statistics.fmean(values),
+        "std": statistics.stdev(values) if len(values) > 1 else 0.0,
+        "median": statistics.median(values),
+        "min": min(values),
+        "max": max(values),
+    }
+
+
+def quote(summary: dict[str, Any]) -> str:
+    """How docs and recipe headers state an accuracy over seeds, from a cell's `summary`:
+    'median 79.20 %, range 40.74–92.96 % over 10 seeds'."""
+    return (
+        f"median {summary['median']:.2f} %, range {summary['min']:.2f}–{summary['max']:.2f} % "
+        f"over {summary['n']} seeds"
+    )
+
+
+def pick(rows: Iterable[dict[str, Any]], metric: str, select: str | None) -> dict[str, Any] | None:
+    """The metrics.jsonl epoch row a run reports: the last with `metric`, or the one where
+    `select` is best (max; min for a name ending in 'loss'; the earliest on ties)."""
+    rows = [r for r in rows if "epoch" in r and isinstance(r.get(metric), (int, float))]
+    if select is None:
+        return rows[-1] if rows else None
+    scored = [r for r in rows if isinstance(r.get(select), (int, float))]
+    if not scored:
+        return None
+    sign = -1.0 if select.endswith("loss") else 1.0
+    return max(scored, key=lambda r: (sign * r[select], -r["epoch"]))
+
+
+def read_run(run: Run, metric: str, select: str | None) -> None:
+    """Fill in `run`'s status and numbers from its directory (missing: still pending)."""
+    summary_path, metrics_path = run.path / "summary.json", run.path / "metrics.jsonl"
+    if not summary_path.exists():
+        return
+    summary = json.loads(summary_path.read_text(encoding="utf-8"))
+    run.status = summary.get("status", "completed")
+    rows = []
+    if metrics_path.exists():
+        text = metrics_path.read_text(encoding="utf-8")
+        rows = [json.loads(line) for line in text.splitlines() if line.strip()]
+    row = pick(rows, metric, select)
+    run.epochs = max((r["epoch"] for r in rows if "epoch" in r), default=0)
+    run.seconds = summary.get("seconds")
+    if row is not None and run.status == "completed":
+        run.value, run.epoch = float(row[metric]), int(row["epoch"])
+
+
+class Sweep:
+    """Recipes, shared overrides, grid cells and seeds, and the directory they go into."""
+
+    def __init__(
+        self,
+        recipes: Sequence[str],
+        items: Sequence[str],
+        seeds: Sequence[int],
+        directory: Path | None = None,
+        metric: str = "test_accuracy",
+        select: str | None = None,
+        argv: Sequence[str] | None = None,
+    ) -> None:
+        if not recipes or len(set(recipes)) != len(recipes):
+            raise ConfigError(f"recipes {list(recipes)}: expected distinct recipes, at least one.")
+        self.fixed, self.axes = parse_grid(items)
+        self.cells = grid_cells(recipes, self.axes)
+        self.seeds = list(seeds)
+        self.metric = metric
+        self.select = select
+        self.argv = list(argv) if argv is not None else None
+        self.names = self._check_recipes()
+        self.name = " + ".join(self.names)
+        self.directory: Path = directory or default_directory(self.names)
+        self._check_directory()
+        self.runs = [
+            Run(cell, seed, self.directory / cell.dirname / f"seed-{seed}")
+            for cell in self.cells
+            for seed in self.seeds
+        ]
+
+    def _check_recipes(self) -> list[str]:
+        """Load every cell's recipe (the first seed), so that a bad value fails before any run,
+        and check --metric and --select against its splits. Returns the recipes' names."""
+        names: list[str] = []
+        for cell in self.cells:
+            try:
+                loaded = load_recipe(cell.recipe, self.overrides(cell, self.seeds[0]))
+            except ConfigError as e:
+                raise ConfigError(f"sweep cell {cell.label!r}: {e}") from e
+            if loaded.name not in names:
+                names.append(loaded.name)
+            splits = {"test"} | ({"val"} if loaded.recipe.data.validation_split else set())
+            for key, what in ((self.metric, "--metric"), (self.select, "--select")):
+                split = (key or "").partition("_")[0]
+                if key is not None and split not in splits:
+                    raise ConfigError(
+                        f"{what} {key}: expected a metric of a split the runs evaluate "
+                        f"({', '.join(sorted(f'{s}_<metric>' for s in splits))}); "
+                        "for val_..., hold out a validation split, e.g. "
+                        "data.validation_split=0.1."
+                    )
+        return names
+
+    def _check_directory(self) -> None:
+        """The directory must be new, empty, or hold this sweep (whose finished runs are kept)."""
+        record = self.directory / "sweep.json"
+        if record.exists():
+            previous = json.loads(record.read_text(encoding="utf-8"))
+            mine = self.identity()
+            theirs = {k: previous.get(k) for k in mine}
+            if theirs != mine:
+                raise ConfigError(
+                    f"--output-dir {str(self.directory)!r} holds another sweep ({theirs}); "
+                    f"expected this one ({mine}), or give a new directory."
+                )
+        elif self.directory.exists() and any(self.directory.iterdir()):
+            raise ConfigError(
+                f"--output-dir {str(self.directory)!r} is not empty and holds no sweep.json; "
+                "give a new or empty directory."
+            )
+
+    def identity(self) -> dict[str, Any]:
+        """What must match for a directory's finished runs to be reused."""
+        return {
+            "recipes": self.names,
+            "fixed": self.fixed,
+            "metric": self.metric,
+            "select": self.select,
+        }
+
+    def overrides(self, cell: Cell, seed: int) -> list[str]:
+        return [*self.fixed, *cell.overrides, f"train.seed={seed}"]
+
+    def command(self, run: Run) -> list[str]:
+        """The `corebp` command line of `run`: `run` into a new directory, or `resume`."""
+        exe = [sys.executable, "-m", "corebp"]
+        if run.status in ("interrupted", "running"):
+            return [*exe, "resume", str(run.path), "--progress", "log"]
+        overrides = self.overrides(run.cell, run.seed)
+        return [
+            *exe,
+            "run",
+            run.cell.recipe,
+            *overrides,
+            "--output-dir",
+            str(run.path),
+            "--progress",
+            "log",
+        ]
+
+    def execute(self, jobs: int = 1, echo: Callable[[str], None] = print) -> None:
+        """Run every run not finished yet, `jobs` at a time; rewrite the tables after each."""
+        for run in self.runs:
+            read_run(run, self.metric, self.select)
+        todo = [r for r in self.runs if r.status not in ("completed", "diverged", "failed")]
+        echo(
+            f"sweep {self.name}: {len(self.cells)} cells × {len(self.seeds)} seeds; "
+            f"{len(self.runs) - len(todo)} runs already finished, {len(todo)} to go, "
+            f"{jobs} at a time, into {self.directory}"
+        )
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.write()
+        env = dict(os.environ)
+        env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // jobs)))
+        done = len(self.runs) - len(todo)
+        pool = ThreadPoolExecutor(max_workers=jobs)
+        try:
+            futures = {pool.submit(self._one, run, env): run for run in todo}
+            for future in as_completed(futures):
+                run = futures[future]
+                future.result()
+                done += 1
+                echo(
+                    f"[{done}/{len(self.runs)}] {run.cell.label} seed {run.seed}: {self.says(run)}"
+                )
+                self.write()
+        finally:  # on Ctrl-C the runs stop themselves (checkpoint first); start no more
+            pool.shutdown(wait=True, cancel_futures=True)
+            for run in todo:
+                read_run(run, self.metric, self.select)
+            self.write()
+
+    def _one(self, run: Run, env: dict[str, str]) -> None:
+        log = run.path.parent / f"seed-{run.seed}.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("a", encoding="utf-8") as out:
+            code = subprocess.call(self.command(run), stdout=out, stderr=subprocess.STDOUT, env=env)
+        read_run(run, self.metric, self.select)
+        if code != 0 and run.status not in ("diverged", "interrupted"):
+            run.status = "failed"
+
+    def says(self, run: Run) -> str:
+        if run.value is None:
+            log = run.path.parent / f"seed-{run.seed}.log"
+            return f"{run.status} (see {log})"
+        chosen = f", epoch {run.epoch} by {self.select}" if self.select else ""
+        return f"{self.metric} {run.value:.4g}{chosen}, {run.seconds or 0:.0f} s"
+
+    def cell_summary(self, cell: Cell) -> dict[str, Any]:
+        runs = [r for r in self.runs if r.cell == cell]
+        values = [r.value for r in runs if r.value is not None]
+        counts: dict[str, int] = {}
+        for r in runs:
+            counts[r.status] = counts.get(r.status, 0) + 1
+        out: dict[str, Any] = {"label": cell.label, "overrides": list(cell.overrides)}
+        out["status"] = counts
+        out["summary"] = summarise(values) if values else None
+        out["epochs"] = sorted({r.epoch for r in runs if r.epoch is not None})
+        out["trained_epochs"] = sorted({r.epochs for r in runs if r.epochs})
+        out["runs"] = [r.record() for r in runs]
+        return out
+
+    def results(self) -> dict[str, Any]:
+        """Everything sweep.json holds."""
+        return self.identity() | {
+            "command": self.argv,
+            "grid": {k: vs for k, vs in self.axes},
+            "seeds": self.seeds,
+            "environment": {
+                "corebp": corebp.__version__,
+                "torch": torch.__version__,
+                "python": platform.python_version(),
+                "machine": platform.machine(),
+                "cpu_count": os.cpu_count(),
+            },
+            "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "cells": [self.cell_summary(cell) for cell in self.cells],
+        }
+
+    def write(self) -> None:
+        results = self.results()
+        text = strict_json(results, indent=2) + "\n"
+        write_bytes_atomic(self.directory / "sweep.json", text.encode())
+        write_bytes_atomic(self.directory / "sweep.md", markdown(results).encode())
+
+
+def markdown(results: dict[str, Any]) -> str:
+    """The sweep's table: one row per cell, the metric's mean ± std and min–max over seeds."""
+    metric, select = results["metric"], results["select"]
+    how = f"at the epoch with the best {select}" if select else "at the last epoch"
+    lines = [
+        f"{' + '.join(results['recipes'])}: {metric} {how}, over seeds "
+        f"{', '.join(map(str, results['seeds']))}.",
+        "",
+        f"| cell | runs | {metric} mean ± std | min–max | epochs |",
+        "|---|---:|---:|---:|---|",
+    ]
+    for cell in results["cells"]:
+        s, status = cell["summary"], cell["status"]
+        done = status.get("completed", 0)
+        runs = f"{done}/{sum(status.values())}" + "".join(
+            f", {n} {k}" for k, n in sorted(status.items()) if k != "completed"
+        )
+        if s is None:
+            lines.append(f"| {cell['label']} | {runs} | – | – | – |")
+            continue
+        lines.append(
+            f"| {cell['label']} | {runs} | {s['mean']:.2f} ± {s['std']:.2f} | "
+            f"{s['min']:.2f}–{s['max']:.2f} | {epochs_text(cell, select)} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def epochs_text(cell: dict[str, Any], select: str | None) -> str:
+    """'10' (final epochs), or '7–10 of 10' (the epochs chosen by the selection metric)."""
+    trained = "/".join(map(str, cell["trained_epochs"]))
+    if not select:
+        return trained
+    chosen = cell["epochs"]
+    span = f"{chosen[0]}" if len(chosen) == 1 else f"{chosen[0]}–{chosen[-1]}"
+    return f"{span} of {trained}"
+
+
+def default_directory(names: Sequence[str]) -> Path:
+    """runs/sweep-<first recipe>[-and-<n>-more]-<YYYYmmdd-HHMMSS>."""
+    more = f"-and-{len(names) - 1}-more" if len(names) > 1 else ""
+    return Path("runs") / f"sweep-{names[0]}{more}-{time.strftime('%Y%m%d-%H%M%S')}"
