@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -31,9 +30,9 @@ import tempfile
 import time
 from pathlib import Path
 
+import report
 import torch
 
-import corebp
 from corebp.distributed import launched
 from corebp.recipe import load_recipe
 from corebp.trainer import Trainer
@@ -101,11 +100,7 @@ def run(repeats: int) -> dict:
         "all_reduce_share": statistics.median(two["all_reduce_share"]),
         "runs": runs,
         "environment": {
-            "torch": torch.__version__,
-            "corebp": corebp.__version__,
-            "python": platform.python_version(),
-            "machine": platform.machine(),
-            "cpu_count": os.cpu_count(),
+            **report.environment(),
             "load_average": os.getloadavg()[0],
             "backend": "gloo",
             "repeats": repeats,
@@ -133,23 +128,13 @@ def markdown(result: dict) -> str:
     return "\n".join(lines)
 
 
-BEGIN, END = "<!-- table from benchmarks/distributed.json -->", "<!-- end of table -->"
-
-
-def update_doc(doc: Path, result: dict) -> None:
-    """Replace the table between the markers in `doc` with the one made from `result`."""
-    text = doc.read_text(encoding="utf-8")
-    head, rest = text.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    doc.write_text(f"{head}{BEGIN}\n{markdown(result)}\n{END}{tail}", encoding="utf-8")
+BEGIN, END = report.begin("benchmarks/distributed.json"), report.END
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--json", type=Path, help="also write the results as JSON here")
+    report.add_options(parser)
     parser.add_argument("--repeats", type=int, default=5, help="timed epochs per figure")
-    parser.add_argument("--markdown", type=Path, help="print the table made from this JSON")
-    parser.add_argument("--doc", type=Path, help="rewrite the table in this Markdown file")
     parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     torch.set_flush_denormal(True)  # as the trainer does on CPU
@@ -158,15 +143,7 @@ def main() -> None:
         if os.environ.get("RANK") == "0":
             args.worker.write_text(json.dumps(figures))
         return
-    if args.markdown:
-        result = json.loads(args.markdown.read_text())
-    else:
-        result = run(args.repeats)
-        if args.json:
-            args.json.write_text(json.dumps(result, indent=2) + "\n")
-    if args.doc:
-        update_doc(args.doc, result)
-    print(markdown(result))
+    report.report(args, lambda: run(args.repeats), markdown, BEGIN)
 
 
 if __name__ == "__main__":

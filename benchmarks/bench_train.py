@@ -34,9 +34,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -44,10 +42,10 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import report
 import torch
 from torch import Tensor
 
-import corebp
 from corebp.recipe import load_recipe
 from corebp.trainer import Trainer
 
@@ -445,11 +443,7 @@ def run(args: argparse.Namespace) -> dict:
         "targets": check_targets(configs),
         "environment": {
             "device": str(device),
-            "torch": torch.__version__,
-            "corebp": corebp.__version__,
-            "python": platform.python_version(),
-            "machine": platform.machine(),
-            "cpu_count": os.cpu_count(),
+            **report.environment(),
             "torch_threads": torch.get_num_threads(),
             "torch_interop_threads": torch.get_num_interop_threads(),
             "flush_denormal": True,
@@ -508,25 +502,15 @@ def markdown(result: dict) -> str:
     return "\n".join(lines)
 
 
-BEGIN, END = "<!-- table from benchmarks/results.json -->", "<!-- end of table -->"
-
-
-def update_doc(doc: Path, result: dict) -> None:
-    """Replace the table between the markers in `doc` with the one made from `result`."""
-    text = doc.read_text(encoding="utf-8")
-    head, rest = text.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    doc.write_text(f"{head}{BEGIN}\n{markdown(result)}\n{END}{tail}", encoding="utf-8")
+BEGIN, END = report.begin("benchmarks/results.json"), report.END
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--json", type=Path, help="also write the results as JSON here")
+    report.add_options(parser)
     parser.add_argument("--repeats", type=int, default=7, help="timed runs per figure")
     parser.add_argument("--device", default="auto", help="cpu, cuda or auto")
     parser.add_argument("--quick", action="store_true", help="fewer steps and configurations")
-    parser.add_argument("--markdown", type=Path, help="print the tables made from this JSON")
-    parser.add_argument("--doc", type=Path, help="rewrite the table in this Markdown file")
     parser.add_argument("--memory-child", nargs=3, metavar=("WHO", "BATCH", "HIDDEN"),
                         help=argparse.SUPPRESS)  # fmt: skip
     args = parser.parse_args()
@@ -535,15 +519,7 @@ def main() -> None:
         who, batch, hidden = args.memory_child
         memory_child(who, int(batch), hidden if hidden == LENET[1] else int(hidden), args.device)
         return
-    if args.markdown:
-        result = json.loads(args.markdown.read_text())
-    else:
-        result = run(args)
-        if args.json:
-            args.json.write_text(json.dumps(result, indent=2) + "\n")
-    if args.doc:
-        update_doc(args.doc, result)
-    print(markdown(result))
+    report.report(args, lambda: run(args), markdown, BEGIN)
 
 
 if __name__ == "__main__":

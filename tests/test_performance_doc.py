@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))  # the scripts import their shared `report`
 spec = importlib.util.spec_from_file_location("bench_train", ROOT / "benchmarks/bench_train.py")
 assert spec is not None and spec.loader is not None
 bench = importlib.util.module_from_spec(spec)
