@@ -488,10 +488,7 @@ def markdown(result: dict) -> str:
             f"| {c['batch']} | {c['hidden']} | {' | '.join(cells)} "
             f"| {s['corebp'] / s['torch_autograd']:.2f} | {s['corebp'] / s['floor']:.2f} | {peak} |"
         )
-    lines += ["", "| target | ratio | limit | met |", "|---|---:|---:|---|"]
-    for t in result["targets"]:
-        met = "yes" if t["met"] else "NO"
-        lines.append(f"| {t['target']} | {t['ratio']:.3f} | {t['limit']:.3g} | {met} |")
+    lines += ["", *report.targets_table(result["targets"])]
     env = result["environment"]
     lines += [
         "",

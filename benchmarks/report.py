@@ -40,6 +40,15 @@ def environment() -> dict[str, Any]:
     }
 
 
+def targets_table(targets: list[dict[str, Any]]) -> list[str]:
+    """The Markdown lines of a result's targets: each ratio against its limit, met or not."""
+    lines = ["| target | ratio | limit | met |", "|---|---:|---:|---|"]
+    for t in targets:
+        met = "yes" if t["met"] else "NO"
+        lines.append(f"| {t['target']} | {t['ratio']:.3f} | {t['limit']:.3g} | {met} |")
+    return lines
+
+
 def replace_table(doc: Path, marker: str, table: str) -> None:
     """Replace the table between `marker` and END in `doc`."""
     text = doc.read_text(encoding="utf-8")
