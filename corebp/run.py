@@ -171,8 +171,8 @@ def train_into(run: RunDir, trainer: Trainer) -> dict[str, Any]:
 
 
 def metric_rows(trainer: Trainer) -> list[dict[str, Any]]:
-    """The rows of metrics.jsonl: each epoch's row after the step rows (`trainer.records`,
-    such as the alignment diagnostics) of its steps."""
+    """The rows of metrics.jsonl: each completed epoch's row after the step rows
+    (`trainer.records`, such as the alignment diagnostics) of its steps."""
     rows: list[dict[str, Any]] = []
     records = iter(trainer.records)
     record = next(records, None)
@@ -182,7 +182,7 @@ def metric_rows(trainer: Trainer) -> list[dict[str, Any]]:
             rows.append(record)
             record = next(records, None)
         rows.append(row)
-    return rows + ([record, *records] if record is not None else [])
+    return rows
 
 
 @contextmanager
