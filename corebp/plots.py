@@ -47,14 +47,14 @@ def plot_alignment(records: Sequence[dict[str, Any]], path: Path, title: str) ->
         1, len(panels), figsize=(5 * len(panels), 4), dpi=100, squeeze=False, sharey=True
     )
     for ax, key in zip(axes[0], panels, strict=True):
-        for layer in layers:
+        for color, layer in enumerate(layers):  # a layer has one color in every panel
             points = [
                 (r["step"], r["alignment"][layer][key])
                 for r in records
                 if r["alignment"].get(layer, {}).get(key) is not None
             ]
             if points:
-                ax.plot(*zip(*points, strict=True), marker=".", label=layer)
+                ax.plot(*zip(*points, strict=True), marker=".", color=f"C{color}", label=layer)
         ax.axhline(90, color="gray", linewidth=0.8, linestyle="--")
         ax.set_title(key.replace("_", " "))
         ax.set_xlabel("step")
