@@ -150,9 +150,9 @@ def test_a_run_writes_step_rows_between_its_epoch_rows_a_summary_and_alignment_p
     assert found["every"] == 5 and found["steps_measured"] == len(steps)
     series = [r["alignment"]["0.W"]["update_vs_gradient"] for r in steps]
     stats = found["layers"]["0.W"]["update_vs_gradient"]
-    assert stats == pytest.approx(
-        {"first": series[0], "last": series[-1], "min": min(series), "mean": sum(series) / len(series)}
-    )
+    mean = sum(series) / len(series)
+    want = {"first": series[0], "last": series[-1], "min": min(series), "mean": mean}
+    assert stats == pytest.approx(want)
     assert json.loads((run / "summary.json").read_text())["alignment"] == found
     assert (run / "alignment.png").stat().st_size > 0
 
@@ -189,9 +189,7 @@ def test_on_mnist_the_fa_hidden_layers_update_turns_towards_the_gradient(tmp_pat
     overrides = ["train.epochs=1", "train.device=cpu", "data.validation_split=0.5"]
     overrides += ["checks.autograd=null", "checks.alignment={every: 25}", "output.progress=log"]
     run, summary = run_recipe(load_recipe("mnist-mlp-fa", overrides), tmp_path / "fa")
-    series = [
-        r["alignment"]["0.W"]["update_vs_gradient"] for r in rows(run) if "alignment" in r
-    ]
+    series = [r["alignment"]["0.W"]["update_vs_gradient"] for r in rows(run) if "alignment" in r]
     assert summary["steps"] == 469 and len(series) == 19  # steps 0, 25, ..., 450
     first, last = sum(series[:4]) / 4, sum(series[-4:]) / 4
     assert max(series[-4:]) < 90 and last < first - 5, series
