@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from corebp import layers, losses
+from corebp.alignment import AlignmentCheck
 from corebp.autograd_check import AutogradCheck
 from corebp.hookspecs import TrainingRun, hookimpl
 from corebp.learning_rule import Backprop
@@ -26,5 +27,5 @@ def corebp_register_learning_rules():
 
 @hookimpl
 def corebp_run_listeners(run: TrainingRun) -> list[object]:
-    check = AutogradCheck.for_run(run)
-    return [] if check is None else [check]
+    checks = (AutogradCheck.for_run(run), AlignmentCheck.for_run(run))
+    return [check for check in checks if check is not None]

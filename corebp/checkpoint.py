@@ -12,7 +12,8 @@ back into a freshly built Trainer of the same recipe. A checkpoint holds
   data-parallel, also `ranks`: each rank's own torch and layer generators, in rank order;
 - `epoch` (epochs completed), `step` (updates done), `position` (updates done in the
   current epoch) and the current epoch's training `metrics` accumulated so far;
-- `history`: the rows of metrics.jsonl so far;
+- `history`: the epoch rows of metrics.jsonl so far, `records`: its step rows so far (the
+  alignment diagnostics');
 - `learning_rule`: the learning rule's `state_dict()` (its generator and what it drew, such
   as feedback matrices), so a resumed run trains with the same B and the same later draws;
 - `listeners`: the state of every run listener that has `state_dict()` (the autograd
@@ -82,6 +83,7 @@ def capture(trainer: Trainer) -> dict[str, Any]:
         "rng": rng,
         "metrics": {k: m.state_dict() for k, m in trainer.train_metrics.items()},
         "history": [dict(row) for row in trainer.history],
+        "records": [dict(row) for row in trainer.records],
         "learning_rule": {k: _cpu(t) for k, t in trainer.learning_rule.state_dict().items()},
         "listeners": {k: p.state_dict() for k, p in _listeners(trainer).items()},
         "recipe": trainer.recipe.model_dump(mode="json"),
@@ -132,6 +134,7 @@ def restore(trainer: Trainer, state: dict[str, Any]) -> None:
         if k in state["listeners"]:
             p.load_state_dict(state["listeners"][k])
     trainer.history = [dict(row) for row in state["history"]]
+    trainer.records = [dict(row) for row in state.get("records", [])]
     trainer.step = int(state["step"])
     trainer.epoch = len(trainer.history)
     trainer.resume_position = int(state["position"])

@@ -73,6 +73,12 @@ def problems(recipe: Recipe, world: int) -> list[str]:
             "processes and the torch twin trains in one; set checks.autograd.twin=false (the "
             "autograd check itself runs on every rank), or run without torchrun."
         ]
+    if world > 1 and recipe.checks.alignment is not None:
+        return [
+            f"checks.alignment: set, but this run is data-parallel over {world} processes, "
+            "and the diagnostics measure one process's backward on one whole batch; set "
+            "checks.alignment=null, or run without torchrun to measure them."
+        ]
     return []
 
 

@@ -39,6 +39,7 @@ from torch import Tensor
 
 from corebp.layer import Layer
 from corebp.loss import Loss
+from corebp.sequential import Sequential
 
 METHODS = ("finite_differences", "autograd")
 
@@ -307,6 +308,23 @@ def reference_gradients(
     with torch.enable_grad():
         value = loss.reference(model.reference(x, dict(params)), target)
     return _autograd(lambda: value, dict(params))
+
+
+def reference_signals(
+    model: Sequential, loss: Loss, x: Tensor, target: Tensor, layers: Sequence[int]
+) -> tuple[dict[str, Tensor], dict[int, Tensor]]:
+    """Backprop's signals by autograd on `reference_gradients`' terms: dL/dparam for every
+    parameter, and dL/d(output of layer i) for each i in `layers` (layers that hold
+    parameters, so that their output depends on them)."""
+    params = {n: p.detach().clone().requires_grad_(True) for n, p, _ in model.named_params()}
+    if x.is_inference():
+        x = x.clone()
+    with torch.enable_grad():
+        outputs = model.reference_outputs(x, params)
+        value = loss.reference(outputs[-1], target)
+    picked = {i: outputs[i] for i in layers}
+    grads = _autograd(lambda: value, {**params, **{str(i): h for i, h in picked.items()}})
+    return {n: grads[n] for n in params}, {i: grads[str(i)] for i in picked}
 
 
 # -- helpers ----------------------------------------------------------------------------------

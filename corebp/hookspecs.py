@@ -72,6 +72,11 @@ class TrainingRun(Protocol):
     def epoch(self) -> int:
         """The current epoch, counting from 0."""
 
+    @property
+    def records(self) -> list[dict[str, Any]]:
+        """Rows metrics.jsonl holds between the epoch rows, each with a `step` key and no
+        `epoch` (a listener may append one; they are checkpointed with the run)."""
+
     def evaluate(
         self, split: str, forward: Callable[[Tensor], Tensor] | None = None
     ) -> dict[str, Any]:

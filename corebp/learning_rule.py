@@ -8,7 +8,8 @@ initial weights. `attach(model)` may put layers of its own in the model's place
 whose backward is deliberately not the gradient declares `exact_gradient = False`: the autograd
 check then reports a difference as expected and the torch twin is refused. Whatever the rule
 draws or keeps (feedback matrices, its generator) is in `state_dict()`, saved in the checkpoint
-and restored by `load_state_dict()`.
+and restored by `load_state_dict()`. A rule that sends errors through feedback tensors of
+W's shape reports them in `feedback_weights()`, for the alignment diagnostics.
 """
 
 from __future__ import annotations
@@ -41,6 +42,12 @@ class LearningRule:
 
     def attach(self, model: Sequential) -> None:
         """Take over the backward of the model's layers this rule applies to (default: none)."""
+
+    def feedback_weights(self) -> dict[int, Tensor]:
+        """What the last backward sent errors through in place of a layer's W, in W's layout,
+        by the layer's position in the model; read by `checks.alignment` for the angle between
+        B and W. Only tensors of W's shape (default: none, as for backprop)."""
+        return {}
 
     def state_dict(self) -> dict[str, Tensor]:
         """Tensors to checkpoint: what the rule drew, and its generator's state."""

@@ -1,4 +1,5 @@
-"""A run's pictures (matplotlib, Agg backend): loss and accuracy curves, first-layer weight grid."""
+"""A run's pictures (matplotlib, Agg backend): loss and accuracy curves, first-layer weight
+grid, alignment angles."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib.ticker import MaxNLocator
 from torch import Tensor
+
+from corebp.alignment import ANGLES
 
 
 def plot_curves(history: Sequence[dict[str, Any]], metric: str, path: Path, title: str) -> None:
@@ -29,6 +32,37 @@ def plot_curves(history: Sequence[dict[str, Any]], metric: str, path: Path, titl
     ax.set_title(title)
     ax.grid(True, alpha=0.3)
     ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, format="png")
+    plt.close(fig)
+
+
+def plot_alignment(records: Sequence[dict[str, Any]], path: Path, title: str) -> None:
+    """One panel per angle of the alignment diagnostics (`corebp.alignment`), one line per
+    layer: degrees against step, from rows {"step": n, "alignment": {layer: {angle: deg}}}."""
+    found = {k for r in records for angles in r["alignment"].values() for k in angles}
+    panels = [k for k in ANGLES if k in found]
+    layers = list(dict.fromkeys(layer for r in records for layer in r["alignment"]))
+    fig, axes = plt.subplots(
+        1, len(panels), figsize=(5 * len(panels), 4), dpi=100, squeeze=False, sharey=True
+    )
+    for ax, key in zip(axes[0], panels, strict=True):
+        for color, layer in enumerate(layers):  # a layer has one color in every panel
+            points = [
+                (r["step"], r["alignment"][layer][key])
+                for r in records
+                if r["alignment"].get(layer, {}).get(key) is not None
+            ]
+            if points:
+                ax.plot(*zip(*points, strict=True), marker=".", color=f"C{color}", label=layer)
+        ax.axhline(90, color="gray", linewidth=0.8, linestyle="--")
+        ax.set_title(key.replace("_", " "))
+        ax.set_xlabel("step")
+        ax.set_ylim(0, 180)
+        ax.grid(True, alpha=0.3)
+        ax.legend()
+    axes[0][0].set_ylabel("angle (degrees)")
+    fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path, format="png")
     plt.close(fig)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from corebp import checkpoint
 from corebp.errors import ConfigError, Diverged
-from corebp.plots import plot_curves, plot_weight_grid
+from corebp.plots import plot_alignment, plot_curves, plot_weight_grid
 from corebp.plugins import Registry, registry
 from corebp.recipe import load_recipe
 from corebp.recipe.load import LoadedRecipe
@@ -122,7 +122,7 @@ def train_into(run: RunDir, trainer: Trainer) -> dict[str, Any]:
             run.checkpoint("checkpoint.pt", checkpoint.capture(trainer))
 
     def epoch_end(row: dict[str, Any]) -> None:
-        run.jsonl("metrics.jsonl", trainer.history)
+        run.jsonl("metrics.jsonl", metric_rows(trainer))
         status("running")
 
     trainer.on_checkpoint = save
@@ -168,6 +168,21 @@ def train_into(run: RunDir, trainer: Trainer) -> dict[str, Any]:
         _draw(run, trainer)
     run.json("summary.json", summary)
     return summary
+
+
+def metric_rows(trainer: Trainer) -> list[dict[str, Any]]:
+    """The rows of metrics.jsonl: each completed epoch's row after the step rows
+    (`trainer.records`, such as the alignment diagnostics) of its steps."""
+    rows: list[dict[str, Any]] = []
+    records = iter(trainer.records)
+    record = next(records, None)
+    for row in trainer.history:
+        end = row["epoch"] * trainer.steps_per_epoch
+        while record is not None and record["step"] < end:
+            rows.append(record)
+            record = next(records, None)
+        rows.append(row)
+    return rows
 
 
 @contextmanager
@@ -268,6 +283,12 @@ def _draw(run: RunDir, trainer: Trainer) -> None:
                 f"{metric}.png",
                 partial(plot_curves, trainer.history, metric, title=f"{title}: {metric}"),
             )
+    measured = [r for r in trainer.records if r.get("alignment")]
+    if measured:
+        run.picture(
+            "alignment.png",
+            partial(plot_alignment, measured, title=f"{title}: alignment with backprop"),
+        )
     first = next((layer for layer in trainer.model.layers if "W" in layer.params), None)
     if first is not None:
         W = first.params["W"]

@@ -108,11 +108,18 @@ class Sequential(Layer):
         return grad
 
     def reference(self, x: Tensor, params: dict[str, Tensor]) -> Tensor:
+        outputs = self.reference_outputs(x, params)
+        return outputs[-1] if outputs else x
+
+    def reference_outputs(self, x: Tensor, params: dict[str, Tensor]) -> list[Tensor]:
+        """Every layer's output in `reference`'s composition, in order (for autograd)."""
+        outputs = []
         for i, layer in enumerate(self.layers):
             prefix = f"{i}."
             own = {k[len(prefix) :]: v for k, v in params.items() if k.startswith(prefix)}
             x = layer.reference(x, own)
-        return x
+            outputs.append(x)
+        return outputs
 
     def zero_grad(self) -> None:
         for layer in self.layers:

@@ -212,6 +212,8 @@ class Trainer:
         self.step = 0
         self.epoch = 0
         self.history: list[dict[str, Any]] = []
+        #: Rows listeners add between the epoch rows, each with a `step` (see `TrainingRun`).
+        self.records: list[dict[str, Any]] = []
         #: Updates already done in the current epoch when resuming from a checkpoint.
         self.resume_position = 0
         #: Called every `checkpoint_every` updates and after every epoch (None: never).

@@ -121,11 +121,24 @@ class AutogradCheckSpec(_Strict):
     )
 
 
+class AlignmentCheckSpec(_Strict):
+    """Measure how well the learning rule's updates align with the true gradient."""
+
+    every: int = Field(
+        100, gt=0, description="measure every n-th step (step 0 included), per weight W"
+    )
+
+
 class ChecksSpec(_Strict):
     """Checks run alongside training."""
 
     autograd: AutogradCheckSpec | None = Field(
         None, description="explicit-vs-autograd gradient check; null: off"
+    )
+    alignment: AlignmentCheckSpec | None = Field(
+        None,
+        description="angles between the rule's updates, feedback and errors and backprop's "
+        "(docs/learning-rules.md); null: off",
     )
 
 

@@ -5,7 +5,8 @@ float64 stack of Linear and Tanh layers. Checked: `attach` keeps every parameter
 tensors, under the same names) and the forward; a rule declaring `exact_gradient = True`
 gives backprop's gradients; a fresh rule (another seed) loaded with `state_dict()` after some
 steps gives the same gradients and state from there on (the checkpoint restores it exactly);
-`repr` names the class.
+`feedback_weights()` after a backward names layers that have a W, each with a tensor of W's
+shape; `repr` names the class.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ def learning_rule_checks(cls: type[LearningRule], sets: list[dict[str, Any]]) ->
         ("attach keeps the parameters, their names and the forward", _attach_keeps_params),
         ("exact_gradient=True gives backprop's gradients", _exact_gradient),
         ("a rule loaded with state_dict continues the same", _state_round_trip),
+        ("feedback_weights are in W's shape", _feedback_weights),
         ("repr names the class", _repr),
     ]
     for args in sets:
@@ -133,6 +135,20 @@ def _state_round_trip(cls: type[LearningRule], args: dict[str, Any]) -> None:
         f"after the same steps the loaded rule's state_dict keys {sorted(a)} or values differ "
         f"from the original's {sorted(b)}",
     )
+
+
+def _feedback_weights(cls: type[LearningRule], args: dict[str, Any]) -> None:
+    model, rule = _model(), _rule(cls, args, 0)
+    rule.attach(model)
+    _grads(model, 0)
+    for i, B in rule.feedback_weights().items():
+        W = model.params.get(f"{i}.W")
+        expect(
+            W is not None and B.shape == W.shape,
+            f"feedback_weights()[{i}] has shape {tuple(B.shape)} but layer {i} has "
+            + ("no W" if W is None else f"W of shape {tuple(W.shape)}")
+            + "; return only tensors in W's layout, keyed by the layer's position",
+        )
 
 
 def _repr(cls: type[LearningRule], args: dict[str, Any]) -> None:

@@ -5,7 +5,7 @@ With e = dL/dy of the last linear/conv layer (the output error), that layer send
 (FA), and every earlier one sends δx_k = e B_k, B_k: (outputs, inputs of layer k), reshaped
 to x_k's shape; the activation below multiplies it by its f′ as in backprop, and each layer's
 dW = xᵀ δy stays its own. B ~ N(0, s²), s: `scale`, default 1/√outputs (so e B_k is of the
-size of e).
+size of e). Only the last layer's B has W's shape (`feedback_weights`).
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ class DirectFeedbackAlignment(FeedbackRule):
     def input_error(self, stand_in: StandIn, x: Tensor, grad_output: Tensor) -> Tensor:
         if stand_in is self.stand_ins[-1]:
             self.error = e = grad_output.flatten(1)
-            B = self.draw(stand_in.name, transposed_shape(stand_in.layer), x, self._scale(e))
+            shape = transposed_shape(stand_in.layer)
+            B = self.used[stand_in.name] = self.draw(stand_in.name, shape, x, self._scale(e))
             return through(stand_in.layer, x, grad_output, B)
         if self.error is None:
             raise StateError("dfa: a hidden layer's backward ran before the output layer's.")

@@ -71,6 +71,8 @@ class FeedbackRule(LearningRule):
         self.feedback: dict[str, Tensor] = {}
         self.scales: dict[str, float] = {}
         self.stand_ins: list[StandIn] = []
+        #: What the last backward used in W's place, by layer position (`feedback_weights`).
+        self.used: dict[str, Tensor] = {}
 
     def attach(self, model: Sequential) -> None:
         for i, layer in enumerate(list(model.layers)):
@@ -99,11 +101,19 @@ class FeedbackRule(LearningRule):
 
     def input_error(self, stand_in: StandIn, x: Tensor, grad_output: Tensor) -> Tensor:
         """The error sent below `stand_in`: by default its backward with B in W's place."""
-        return through(stand_in.layer, x, grad_output, self.weights(stand_in))
+        B = self.used[stand_in.name] = self.weights(stand_in)
+        return through(stand_in.layer, x, grad_output, B)
 
     def weights(self, stand_in: StandIn) -> Tensor:
         """The tensor standing in for W in the backward (Linear: in Wᵀ's (out, in) layout)."""
         raise NotImplementedError(f"{type(self).__name__} must implement weights(stand_in)")
+
+    def feedback_weights(self) -> dict[int, Tensor]:
+        return {
+            int(s.name): B.t() if isinstance(s.layer, Linear) else B
+            for s in self.stand_ins
+            if (B := self.used.get(s.name)) is not None
+        }
 
     def state_dict(self) -> dict[str, Tensor]:
         return super().state_dict() | {f"B.{k}": B for k, B in self.feedback.items()}

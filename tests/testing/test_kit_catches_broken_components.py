@@ -12,6 +12,7 @@ import torch
 from corebp_data.synthetic import SyntheticSource
 from corebp_metrics import Accuracy
 from corebp_optim import SGD
+from corebp_rules import FeedbackAlignment
 from torch import Tensor
 
 from corebp import Layer, Optimizer, Schedule
@@ -197,6 +198,13 @@ class IgnoresDtypeSource(SyntheticSource):
         return ((x.float(), y) for x, y in super().batches(split, batch_size, **kw))
 
 
+class UntransposedFeedback(FeedbackAlignment):
+    """Reports each B in the backward's (out, in) layout instead of W's (in, out)."""
+
+    def feedback_weights(self) -> dict[int, Tensor]:
+        return {int(s.name): self.used[s.name] for s in self.stand_ins if s.name in self.used}
+
+
 def _failure(cls: type) -> str:
     with pytest.raises(ConformanceError) as info:
         assert_conforms(cls)
@@ -266,6 +274,12 @@ def _failure(cls: type) -> str:
             "data source IgnoresDtypeSource",
             "every split has the declared shapes, dtypes and sizes",
         ),
+        (
+            UntransposedFeedback,
+            "learning rule UntransposedFeedback",
+            "feedback_weights are in W's shape with {}: feedback_weights()[0] has shape (5, 6) "
+            "but layer 0 has W of shape (6, 5)",
+        ),
     ],
     ids=lambda v: v.__name__ if isinstance(v, type) else None,
 )
@@ -276,7 +290,7 @@ def test_a_broken_component_fails_naming_itself_and_the_property(broken, subject
 
 
 @pytest.mark.parametrize(
-    "fine", [Softplus, Scale, RunningMeanScale, SGD, Accuracy, SyntheticSource]
+    "fine", [Softplus, Scale, RunningMeanScale, SGD, Accuracy, SyntheticSource, FeedbackAlignment]
 )
 def test_the_correct_counterparts_pass(fine: type) -> None:
     assert_conforms(fine)
