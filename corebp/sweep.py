@@ -59,12 +59,15 @@ class Cell:
 
     @property
     def label(self) -> str:
-        parts = [self.recipe] if self.named else []
-        return " ".join(parts + list(self.overrides)) or "as shipped"
+        """The recipe (where there are several) and the cell's overrides; the recipe alone
+        where the grid has no axes."""
+        parts = [self.recipe] if self.named or not self.overrides else []
+        return " ".join(parts + list(self.overrides))
 
     @property
     def dirname(self) -> str:
-        """A folder name for the cell: its label, unsafe characters replaced by '_'."""
+        """A folder name for the cell: the recipe (where there are several) and the overrides,
+        unsafe characters replaced by '_'; 'recipe' where the grid has no axes."""
         parts = [Path(self.recipe).stem] if self.named else []
         return (
             re.sub(r"[^A-Za-z0-9._=,+-]", "_", ",".join(parts + list(self.overrides))) or "recipe"
@@ -84,10 +87,11 @@ class Run:
     epochs: int | None = None
     seconds: float | None = None
 
-    def record(self) -> dict[str, Any]:
+    def record(self, directory: Path) -> dict[str, Any]:
+        """What sweep.json keeps of the run; `dir` relative to the sweep's `directory`."""
         return {
             "seed": self.seed,
-            "dir": str(self.path),
+            "dir": self.path.relative_to(directory).as_posix(),
             "status": self.status,
             "value": self.value,
             "epoch": self.epoch,
@@ -361,7 +365,7 @@ class Sweep:
         out["summary"] = summarise(values) if values else None
         out["epochs"] = sorted({r.epoch for r in runs if r.epoch is not None})
         out["trained_epochs"] = sorted({r.epochs for r in runs if r.epochs})
-        out["runs"] = [r.record() for r in runs]
+        out["runs"] = [r.record(self.directory) for r in runs]
         return out
 
     def results(self) -> dict[str, Any]:

@@ -1,14 +1,14 @@
 """The numbers the docs and recipe headers state are the measured ones.
 
-- Accuracy over seeds: benchmarks/seed_sweep.py writes benchmarks/seed_sweep.json; the docs
-  and headers quote each recipe's distribution as `quote(entry)` (median, range, seeds).
+- Accuracy over seeds: `corebp sweep` wrote benchmarks/sweeps/*.json (each records its
+  command); the docs and headers quote a cell's distribution as `corebp.sweep.quote`
+  (median, range, seeds), and each sweep's .md table is the one made from its JSON.
 - docs/performance.md's prose: the figures of benchmarks/results.json.
 - docs/backprop.md: the notebook recipe's autograd check measures an error of exactly 0.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -16,24 +16,40 @@ import pytest
 
 from corebp.recipe import load_recipe
 from corebp.run import run_recipe
+from corebp.sweep import markdown, quote, summarise
 
 ROOT = Path(__file__).parents[1]
-spec = importlib.util.spec_from_file_location("seed_sweep", ROOT / "benchmarks/seed_sweep.py")
-assert spec is not None and spec.loader is not None
-sweep = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(sweep)
-SWEEP = json.loads((ROOT / "benchmarks/seed_sweep.json").read_text(encoding="utf-8"))["recipes"]
+SWEEPS = sorted((ROOT / "benchmarks" / "sweeps").glob("*.json"))
 BENCH = json.loads((ROOT / "benchmarks/results.json").read_text(encoding="utf-8"))
 
-NOTEBOOK, AS_WRITTEN, TUNED, RELU = sweep.RECIPES
-#: file -> the recipes whose seed distribution it quotes.
+
+def cells(name: str) -> dict[str, dict]:
+    """A committed sweep's cells by label."""
+    results = json.loads((ROOT / "benchmarks/sweeps" / f"{name}.json").read_text("utf-8"))
+    return {cell["label"]: cell for cell in results["cells"]}
+
+
+NOTEBOOK, AS_WRITTEN, TUNED, RELU = (
+    "mnist-784-100-10",
+    "mnist-784-100-10-as-written",
+    "mnist-784-100-10-tuned",
+    "mnist-784-100-relu-cross-entropy",
+)
+SWEEP = {label: cell["summary"] for label, cell in cells("mlp-seeds").items()}
+#: file -> the (sweep, cell) distributions it quotes.
 QUOTED = {
-    "docs/backprop.md": [NOTEBOOK, AS_WRITTEN, TUNED],
-    "docs/recipes.md": [NOTEBOOK, AS_WRITTEN, TUNED, RELU],
-    f"recipes/{NOTEBOOK}.yaml": [NOTEBOOK, AS_WRITTEN],
-    f"recipes/{AS_WRITTEN}.yaml": [AS_WRITTEN, NOTEBOOK],
-    f"recipes/{TUNED}.yaml": [TUNED],
-    f"recipes/{RELU}.yaml": [RELU],
+    "docs/backprop.md": [("mlp-seeds", r) for r in (NOTEBOOK, AS_WRITTEN, TUNED)],
+    "docs/recipes.md": [
+        *[("mlp-seeds", r) for r in (NOTEBOOK, AS_WRITTEN, TUNED, RELU)],
+        ("lenet5", "mnist-lenet5"),
+        ("lenet5", "mnist-lenet5-batchnorm"),
+        ("lenet5-20", "mnist-lenet5"),
+        *[("mlp-rules", f"learning_rule.type={r}") for r in ("backprop", "fa", "dfa")],
+    ],
+    f"recipes/{NOTEBOOK}.yaml": [("mlp-seeds", NOTEBOOK), ("mlp-seeds", AS_WRITTEN)],
+    f"recipes/{AS_WRITTEN}.yaml": [("mlp-seeds", AS_WRITTEN), ("mlp-seeds", NOTEBOOK)],
+    f"recipes/{TUNED}.yaml": [("mlp-seeds", TUNED)],
+    f"recipes/{RELU}.yaml": [("mlp-seeds", RELU)],
 }
 #: Claims that were stale or overstated; they must not come back.
 RETIRED = [
@@ -46,21 +62,63 @@ RETIRED = [
 ]
 
 
-def test_the_sweep_covers_seeds_0_to_9_of_every_recipe_and_its_summaries_match():
-    assert set(SWEEP) == set(sweep.RECIPES)
-    for entry in SWEEP.values():
-        runs = {int(s): a for s, a in entry["test_accuracy"].items()}
-        assert sorted(runs) == list(range(len(runs))) and len(runs) >= 5
-        assert {k: entry[k] for k in ("seeds", "median", "mean", "min", "max")} == (
-            sweep.summarise(runs)
-        )
+@pytest.mark.parametrize("path", SWEEPS, ids=lambda p: p.stem)
+def test_a_committed_sweep_is_whole_and_its_table_is_the_one_made_from_its_json(path: Path):
+    results = json.loads(path.read_text(encoding="utf-8"))
+    assert results["command"][:2] == ["corebp", "sweep"]
+    assert path.with_suffix(".md").read_text(encoding="utf-8") == markdown(results)
+    for cell in results["cells"]:
+        assert sum(cell["status"].values()) == len(results["seeds"])
+        assert "failed" not in cell["status"] and "interrupted" not in cell["status"]
+        values = [run["value"] for run in cell["runs"] if run["value"] is not None]
+        assert cell["summary"] == summarise(values)
 
 
-@pytest.mark.parametrize(("path", "recipes"), QUOTED.items())
-def test_docs_and_headers_quote_the_seed_sweep(path: str, recipes: list[str]):
+def test_the_seed_sweep_covers_seeds_0_to_9_of_every_mlp_recipe():
+    assert set(SWEEP) == {
+        label for sweep, label in QUOTED["docs/recipes.md"] if sweep == "mlp-seeds"
+    }
+    assert all(summary["n"] == 10 for summary in SWEEP.values())
+
+
+@pytest.mark.parametrize(("path", "quoted"), QUOTED.items())
+def test_docs_and_headers_quote_the_sweeps(path: str, quoted: list[tuple[str, str]]):
     text = " ".join((ROOT / path).read_text(encoding="utf-8").split())
-    for recipe in recipes:
-        assert sweep.quote(SWEEP[recipe]) in text, f"{path}: quote {recipe} from seed_sweep.json"
+    for sweep, label in quoted:
+        assert f"{sweep}.json" in text, f"{path} does not name {sweep}.json"
+        summary = cells(sweep)[label]["summary"]
+        assert quote(summary) in text, f"{path}: quote {label} from {sweep}.json"
+
+
+RULES = json.loads((ROOT / "benchmarks/sweeps/lenet5-rules.json").read_text("utf-8"))
+#: biotorch's LeNet-on-MNIST test error % (Benchmarks.md) and the mean-accuracy bar per rule.
+BIOTORCH = {"backprop": 0.91, "fa": 1.70, "dfa": 1.61, "usf": 0.94, "brsf": 0.91, "frsf": 0.97}
+BARS = {"backprop": 99.0, "fa": 97.0, "dfa": 97.0, "usf": 98.7, "brsf": 98.7, "frsf": 98.7}
+
+
+def rule_cell(rule: str) -> dict:
+    label = "mnist-lenet5" if rule == "backprop" else f"mnist-lenet5-{rule}"
+    return next(c for c in RULES["cells"] if c["label"] == label)
+
+
+def test_learning_rules_doc_shows_the_sweeps_table_and_the_comparison_made_from_its_json():
+    doc = (ROOT / "docs/learning-rules.md").read_text(encoding="utf-8")
+    marker = "<!-- table from benchmarks/sweeps/lenet5-rules.json -->\n"
+    assert doc.split(marker, 1)[1].split("<!-- end of table -->")[0] == markdown(RULES)
+    for rule, theirs in BIOTORCH.items():
+        mean = rule_cell(rule)["summary"]["mean"]
+        met = "yes" if mean >= BARS[rule] else "NO"
+        assert f"| {rule} | {100 - mean:.2f} | ≥ {BARS[rule]:g} % | {met} | {theirs:.2f} |" in doc
+
+
+def test_learning_rules_prose_states_what_the_sweep_measured():
+    backprop = rule_cell("backprop")
+    assert (backprop["epochs"][0], backprop["epochs"][-1]) == (11, 13)  # "11 to 13"
+    for rule in ("fa", "dfa"):
+        assert rule_cell(rule)["epochs"][0] >= 18  # "their last epochs (18 to 20)"
+    for rule in ("usf", "brsf", "frsf"):  # "within half a point of backprop"
+        assert backprop["summary"]["mean"] - rule_cell(rule)["summary"]["mean"] < 0.5
+    assert rule_cell("dfa")["summary"]["mean"] > rule_cell("fa")["summary"]["mean"]
 
 
 def test_the_as_written_rule_is_reliable_and_correct_gradients_a_lottery():

@@ -55,3 +55,39 @@ def test_distributed_doc_scaling_table_is_the_one_made_from_the_json():
     doc = (ROOT / "docs/distributed.md").read_text(encoding="utf-8")
     table = doc.split(dist_bench.BEGIN, 1)[1].split(dist_bench.END, 1)[0].strip()
     assert table == dist_bench.markdown(result)
+
+
+rules_spec = importlib.util.spec_from_file_location(
+    "bench_rules", ROOT / "benchmarks/bench_rules.py"
+)
+assert rules_spec is not None and rules_spec.loader is not None
+rules_bench = importlib.util.module_from_spec(rules_spec)
+rules_spec.loader.exec_module(rules_bench)
+RULES = json.loads((ROOT / "benchmarks/rules.json").read_text())
+RULES_DOC = (ROOT / "docs/learning-rules.md").read_text(encoding="utf-8")
+
+
+def test_learning_rules_doc_speed_table_is_the_one_made_from_the_json():
+    contestants = {*rules_bench.RULES, rules_bench.DIAGNOSED, rules_bench.DRAWS}
+    for entry in RULES["networks"].values():
+        assert set(entry["seconds_per_epoch"]) == contestants
+        assert all(len(r) == RULES["environment"]["repeats"] for r in entry["runs"].values())
+    table = RULES_DOC.split(rules_bench.BEGIN, 1)[1].split(rules_bench.END, 1)[0].strip()
+    assert table == rules_bench.markdown(RULES)
+
+
+def test_learning_rules_speed_prose_states_the_benchmark_figures():
+    doc = " ".join(RULES_DOC.split())
+    targets = {t["target"]: t for t in RULES["targets"]}
+    met = sum(t["met"] for t in targets.values())
+    floor = RULES["brsf_floor"]
+    assert f"{met} of the {len(targets)} targets hold" in doc
+    assert (
+        f"take {floor['mlp'] - 1:.2f} of a backprop epoch on the MLP ({floor['mlp']:.2f} > 1.1"
+        in doc
+    )
+    brsf = targets["lenet5: brsf / backprop"]["ratio"]
+    assert f"and {floor['lenet5'] - 1:.2f} on LeNet-5, where `brsf` ends at {brsf:.2f}" in doc
+    assert floor["mlp"] > 1.1  # "the limit is below what the rule's own definition costs"
+    for text, t in targets.items():  # every target but brsf's holds, as the prose says
+        assert t["met"] == ("brsf" not in text), text

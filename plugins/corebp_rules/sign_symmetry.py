@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from corebp.layers import Linear
 from corebp_rules.feedback import FeedbackRule, StandIn, signs, transposed_shape
 
 
@@ -18,17 +19,40 @@ class UniformSignFeedback(FeedbackRule):
     """usf: B = s · sign(W)."""
 
     def weights(self, stand_in: StandIn) -> Tensor:
-        return signs(stand_in.layer).mul(self.scales[stand_in.name])
+        """sign(W), unscaled: `input_error` scales the product instead (a smaller tensor)."""
+        return signs(stand_in.layer)
+
+    def input_error(self, stand_in: StandIn, x: Tensor, grad_output: Tensor) -> Tensor:
+        return super().input_error(stand_in, x, grad_output).mul_(self.scales[stand_in.name])
+
+    def feedback_weights(self) -> dict[int, Tensor]:
+        return {i: B.mul(self.scales[str(i)]) for i, B in super().feedback_weights().items()}
 
 
 class FixedRandomSignFeedback(FeedbackRule):
     """frsf: B = |M| ∘ sign(W), M drawn once."""
 
+    def __init__(self, scale: float | None = None, generator: torch.Generator | None = None):
+        super().__init__(scale, generator)
+        #: |M| per layer in W's layout, taken once from the drawn M (derived, not checkpointed).
+        self.magnitudes: dict[str, Tensor] = {}
+
     def weights(self, stand_in: StandIn) -> Tensor:
-        W = stand_in.params["W"]
-        shape = transposed_shape(stand_in.layer)
-        M = self.draw(stand_in.name, shape, W, self.scales[stand_in.name])
-        return M.abs().mul_(signs(stand_in.layer))
+        layer, name = stand_in.layer, stand_in.name
+        magnitude = self.magnitudes.get(name)
+        if magnitude is None:
+            M = self.draw(name, transposed_shape(layer), layer.params["W"], self.scales[name])
+            M = M.abs()
+            magnitude = self.magnitudes[name] = (
+                M.t().contiguous() if isinstance(layer, Linear) else M
+            )
+        # In W's layout, both operands contiguous; a Linear's B is then its transposed view.
+        B = layer.params["W"].sign().mul_(magnitude)
+        return B.t() if isinstance(layer, Linear) else B
+
+    def load_state_dict(self, state: dict[str, Tensor]) -> None:
+        super().load_state_dict(state)
+        self.magnitudes.clear()
 
 
 class BatchwiseRandomSignFeedback(FeedbackRule):

@@ -1,33 +1,70 @@
-"""Recipe headers quote the accuracy benchmarks/recipe_accuracy.py measured, word for word."""
+"""Recipe headers quote the accuracy `corebp sweep` measured (benchmarks/sweeps/), word for word."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
+from omegaconf import OmegaConf
 
 from corebp.recipe import shipped_recipes
+from corebp.sweep import quote
 
-ROOT = Path(__file__).parents[2]
-spec = importlib.util.spec_from_file_location(
-    "recipe_accuracy", ROOT / "benchmarks/recipe_accuracy.py"
-)
-assert spec is not None and spec.loader is not None
-measured = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(measured)
-RESULTS = json.loads((ROOT / "benchmarks/recipe_accuracy.json").read_text())
-
-
-@pytest.mark.parametrize("key", sorted(RESULTS))
-def test_the_recipe_header_states_the_measured_accuracy(key: str) -> None:
-    entry = RESULTS[key]
-    assert len(entry["runs"]) == len(entry["final_test_accuracy"]["seeds"])
-    header = shipped_recipes()[entry["recipe"]].read_text()
-    assert measured.header_line(entry) in header.splitlines()
+SWEEPS = Path(__file__).parents[2] / "benchmarks" / "sweeps"
+#: (recipe, sweep, cell label): the measurements each recipe's header states.
+MEASURED = [
+    ("mnist-lenet5", "lenet5", "mnist-lenet5"),
+    ("mnist-lenet5-batchnorm", "lenet5", "mnist-lenet5-batchnorm"),
+    ("mnist-lenet5", "lenet5-20", "mnist-lenet5"),
+    *[
+        (f"mnist-lenet5-{r}", "lenet5-rules", f"mnist-lenet5-{r}")
+        for r in ["fa", "dfa", "usf", "brsf", "frsf"]
+    ],
+    ("mnist-mlp-fa", "mlp-rules", "learning_rule.type=fa"),
+    ("mnist-mlp-dfa", "mlp-rules", "learning_rule.type=dfa"),
+]
 
 
-@pytest.mark.parametrize("name", ["mnist-lenet5", "mnist-lenet5-batchnorm"])
-def test_the_image_recipes_are_measured(name: str) -> None:
-    assert any(e["recipe"] == name for e in RESULTS.values())
+def header_line(sweep: str, label: str) -> str:
+    """The sentence a recipe's header quotes from a cell of a committed sweep."""
+    results = json.loads((SWEEPS / f"{sweep}.json").read_text(encoding="utf-8"))
+    cell = next(c for c in results["cells"] if c["label"] == label)
+    (epochs,) = cell["trained_epochs"]
+    when = (
+        f"at the epoch of {epochs} with the best {results['select']}"
+        if results["select"]
+        else f"after {epochs} epochs"
+    )
+    source = f"benchmarks/sweeps/{sweep}.json"
+    return f"# Measured: test accuracy {when}: {quote(cell['summary'])} ({source})."
+
+
+@pytest.mark.parametrize(("recipe", "sweep", "label"), MEASURED)
+def test_the_recipe_header_states_the_measured_accuracy(recipe: str, sweep: str, label: str):
+    header = shipped_recipes()[recipe].read_text(encoding="utf-8")
+    assert header_line(sweep, label) in header.splitlines()
+
+
+def test_no_shipped_recipe_says_it_is_not_measured():
+    for name, path in shipped_recipes().items():
+        assert "not yet measured" not in path.read_text(encoding="utf-8"), name
+
+
+def test_the_rule_recipes_share_one_protocol():
+    """docs/learning-rules.md compares the LeNet rules under one protocol: the recipes differ
+    in their rule alone, and from mnist-lenet5 in the rule, lr, epochs and validation split."""
+    recipes = shipped_recipes()
+
+    def config(name: str) -> dict:
+        data = OmegaConf.to_container(OmegaConf.load(recipes[name]))
+        assert isinstance(data, dict)
+        return data
+
+    base = config("mnist-lenet5")
+    base["optimizer"]["lr"], base["train"]["epochs"] = 0.02, 20
+    base["data"]["validation_split"] = 0.1
+    for rule in ["fa", "dfa", "usf", "brsf", "frsf"]:
+        recipe = config(f"mnist-lenet5-{rule}")
+        assert recipe.pop("learning_rule")["type"] == rule
+        assert recipe == base

@@ -125,7 +125,7 @@ def test_with_select_each_run_reports_the_test_metric_at_its_best_validation_epo
     assert proc.returncode == 0, proc.stderr
     for cell in json.loads((out / "sweep.json").read_text())["cells"]:
         (run,) = cell["runs"]
-        history = rows(Path(run["dir"]))
+        history = rows(out / run["dir"])
         best = max(r["val_accuracy"] for r in history)
         chosen = next(r for r in history if r["val_accuracy"] == best)
         assert (run["epoch"], run["value"]) == (chosen["epoch"], chosen["test_accuracy"])

@@ -266,3 +266,15 @@ def test_the_torch_twin_is_refused_for_a_non_backprop_rule(command, tmp_path):
     assert "checks.autograd.twin: learning_rule 'fa' does not follow the gradient" in result.stderr
     assert "Traceback" not in result.stderr
     assert not out.exists()
+
+
+@pytest.mark.parametrize("net", [mlp, convnet])
+def test_frsf_uses_the_loaded_m_after_load_state_dict_even_after_training_with_its_own(net):
+    x, y = batch(net(torch.float64), torch.float64)
+    theirs = FixedRandomSignFeedback(generator=torch.Generator().manual_seed(1))
+    expected = grads_of(attached(theirs, net(torch.float64)), x, y)
+    rule = FixedRandomSignFeedback(generator=torch.Generator().manual_seed(2))
+    model = attached(rule, net(torch.float64))
+    assert not torch.equal(grads_of(model, x, y)["x"], expected["x"])  # its own M first
+    rule.load_state_dict(theirs.state_dict())
+    assert_identical(grads_of(model, x, y), expected)
