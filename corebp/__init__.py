@@ -5,7 +5,7 @@ from importlib.metadata import version as _version
 from corebp.data_source import DataSource
 from corebp.errors import ConfigError, CorebpError, DataError, PluginError, ShapeError, StateError
 from corebp.hookspecs import hookimpl
-from corebp.layer import Layer
+from corebp.layer import Layer, Wrapper
 from corebp.layers import (
     AvgPool2d,
     BatchNorm1d,
@@ -66,5 +66,6 @@ __all__ = [
     "Softmax",
     "StateError",
     "Tanh",
+    "Wrapper",
     "hookimpl",
 ]

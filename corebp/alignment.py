@@ -32,7 +32,7 @@ from torch import Tensor
 
 from corebp.gradcheck import reference_signals
 from corebp.hookspecs import TrainingRun, hookimpl
-from corebp.layer import Layer
+from corebp.layer import Layer, Wrapper
 from corebp.learning_rule import LearningRule
 from corebp.loss import Loss
 from corebp.sequential import Sequential
@@ -41,13 +41,11 @@ from corebp.sequential import Sequential
 ANGLES = ("update_vs_gradient", "feedback_vs_weight", "error_vs_backprop")
 
 
-class ErrorTap(Layer):
+class ErrorTap(Wrapper):
     """A layer's forward and backward, keeping the error its backward last received."""
 
     def __init__(self, layer: Layer) -> None:
-        super().__init__()
-        self.layer = layer
-        self.params, self.grads, self.buffers = layer.params, layer.grads, layer.buffers
+        super().__init__(layer)
         #: The grad_output of the last backward (the error delivered to the layer).
         self.error: Tensor | None = None
 
@@ -57,17 +55,6 @@ class ErrorTap(Layer):
     def _backward(self, ctx: None, grad_output: Tensor, input_grad: bool) -> Tensor | None:
         self.error = grad_output
         return self.layer.backward(grad_output, input_grad)
-
-    def reference(self, x: Tensor, params: dict[str, Tensor]) -> Tensor:
-        return self.layer.reference(x, params)
-
-    def train(self, mode: bool = True) -> ErrorTap:
-        self.training = mode
-        self.layer.train(mode)
-        return self
-
-    def __repr__(self) -> str:
-        return repr(self.layer)
 
 
 def angle(a: Tensor, b: Tensor) -> Tensor:

@@ -159,6 +159,29 @@ class Layer:
         return f"{type(self).__name__}({self.extra_repr()}{buffers})"
 
 
+class Wrapper(Layer):
+    """A layer in another layer's place: the same `params`, `grads` and `buffers` dicts (so
+    parameter names, optimizers and checkpoints are unchanged), `reference` and `train`
+    delegated to it; a subclass says what its `_forward` and `_backward` add. A learning
+    rule's stand-ins and the alignment check's taps are wrappers."""
+
+    def __init__(self, layer: Layer) -> None:
+        super().__init__()
+        self.layer = layer
+        self.params, self.grads, self.buffers = layer.params, layer.grads, layer.buffers
+
+    def reference(self, x: Tensor, params: dict[str, Tensor]) -> Tensor:
+        return self.layer.reference(x, params)
+
+    def train(self, mode: bool = True) -> Wrapper:
+        self.training = mode
+        self.layer.train(mode)
+        return self
+
+    def __repr__(self) -> str:
+        return repr(self.layer)
+
+
 def default_example(cls: type[Any], overrides: dict[str, Any]) -> Any:
     """`cls(**overrides)`, or NotImplementedError asking for an `example()` of its own.
 

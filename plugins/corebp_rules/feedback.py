@@ -15,24 +15,23 @@ import torch
 from torch import Tensor
 
 from corebp.errors import ConfigError
-from corebp.layer import Layer
+from corebp.layer import Wrapper
 from corebp.layers import Conv2d, Linear
 from corebp.layers.conv2d import convolution_backward
 from corebp.learning_rule import LearningRule
 from corebp.sequential import Sequential
 
 
-class StandIn(Layer):
+class StandIn(Wrapper):
     """A Linear or Conv2d whose dL/dx comes from a learning rule; same params, same names."""
 
     exact_gradient: ClassVar[bool] = False
 
     def __init__(self, layer: Linear | Conv2d, rule: FeedbackRule, name: str) -> None:
-        super().__init__()
-        self.layer = layer
+        super().__init__(layer)
+        self.layer: Linear | Conv2d = layer
         self.rule = rule
         self.name = name
-        self.params, self.grads, self.buffers = layer.params, layer.grads, layer.buffers
 
     def _forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         return self.layer.forward(x), x
@@ -40,14 +39,6 @@ class StandIn(Layer):
     def _backward(self, x: Tensor, grad_output: Tensor, input_grad: bool) -> Tensor | None:
         self.layer.backward(grad_output, False)
         return self.rule.input_error(self, x, grad_output) if input_grad else None
-
-    def reference(self, x: Tensor, params: dict[str, Tensor]) -> Tensor:
-        return self.layer.reference(x, params)
-
-    def train(self, mode: bool = True) -> StandIn:
-        self.training = mode
-        self.layer.train(mode)
-        return self
 
     def __repr__(self) -> str:
         return f"{type(self.rule).__name__}({self.layer!r})"
