@@ -7,8 +7,9 @@ back into a freshly built Trainer of the same recipe. A checkpoint holds
 - `model`: every parameter; `buffers`: every buffer of the model (`model.buffers`);
 - `optimizer`: the optimizer's `state_dict()` (learning rate, step count, per-parameter
   state such as momentum buffers); schedules are functions of the step, which is saved;
-- `rng`: torch's global generator (and CUDA's), the shuffle generator as it was at the
-  start of the current epoch, and every `torch.Generator` a layer holds (Dropout's);
+- `rng`: torch's global generator (and CUDA's), the shuffle generator (mid-epoch as it was
+  at the start of the epoch; between epochs as it is, the finished epoch's shuffle drawn),
+  and every `torch.Generator` a layer holds (Dropout's);
   data-parallel, also `ranks`: each rank's own torch and layer generators, in rank order;
 - `epoch` (epochs completed), `step` (updates done), `position` (updates done in the
   current epoch) and the current epoch's training `metrics` accumulated so far;
@@ -69,14 +70,19 @@ def capture(trainer: Trainer) -> dict[str, Any]:
     }
     if trainer.device.type == "cuda":
         own["cuda"] = torch.cuda.get_rng_state(trainer.device)
-    rng = own | {"shuffle": trainer.shuffle_state.clone()}
+    position = trainer.step - len(trainer.history) * trainer.steps_per_epoch
+    # Mid-epoch, the generator as it was when this epoch's shuffle was drawn (the shuffle is
+    # drawn again and `position` batches skipped); between epochs, as it is now, after the
+    # finished epoch's draw, so that the next epoch draws a new shuffle.
+    shuffle = trainer.shuffle_state if position else trainer.generator.get_state()
+    rng = own | {"shuffle": shuffle.clone()}
     if trainer.parallel is not None:  # a collective: every rank captures, rank 0 writes
         rng["ranks"] = trainer.parallel.gather(own)
     return {
         "format": FORMAT,
         "epoch": len(trainer.history),
         "step": trainer.step,
-        "position": trainer.step - len(trainer.history) * trainer.steps_per_epoch,
+        "position": position,
         "model": {k: _cpu(p) for k, p in trainer.model.params.items()},
         "buffers": {k: _cpu(t) for k, t in trainer.model.buffers.items()},
         "optimizer": trainer.optimizer.state_dict(),

@@ -96,6 +96,20 @@ def test_a_run_killed_at_a_random_step_resumes_bit_identical(dtype, recipe, tmp_
     assert_same_run(tmp_path / "killed", tmp_path / "whole")
 
 
+@pytest.mark.parametrize("text", [RECIPE, BN_RECIPE], ids=["plain", "batchnorm"])
+def test_a_run_resumed_from_an_epoch_end_checkpoint_draws_the_next_epochs_shuffle(text, tmp_path):
+    """Killed after update 14, the run's last checkpoint is epoch 1's end (update 13): the
+    resumed epoch 2 must shuffle as the uninterrupted run's does, not repeat epoch 1's order."""
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(text)
+    assert stopped_run("KILL", 14, recipe, tmp_path / "killed").returncode == -9
+    before = torch.load(tmp_path / "killed" / "checkpoint.pt", weights_only=True)
+    assert (before["step"], before["position"]) == (13, 0)
+    run_recipe(load_recipe(str(recipe)), tmp_path / "whole")
+    resume_run(tmp_path / "killed")
+    assert_same_run(tmp_path / "killed", tmp_path / "whole")
+
+
 def test_a_batchnorm_run_killed_mid_epoch_resumes_with_bit_identical_running_statistics(
     tmp_path,
 ):
