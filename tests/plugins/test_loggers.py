@@ -13,20 +13,7 @@ from corebp.errors import ConfigError
 from corebp.plugins import load_registry
 from corebp.recipe import load_recipe
 from corebp.run import run_recipe
-
-RECIPE = """\
-model:
-  - {type: linear, in_features: 2, out_features: 8, init: xavier}
-  - {type: sigmoid}
-  - {type: linear, in_features: 8, out_features: 3, init: xavier}
-  - {type: sigmoid}
-loss: {type: mse, reduction: sum, scale: 0.5}
-optimizer: {type: sgd, lr: 0.1}
-data: {source: synthetic, batch_size: 16, args: {kind: spirals, num_classes: 3}}
-train: {epochs: 3, seed: 0, device: cpu}
-metrics: [loss, accuracy]
-output: {progress: log, plots: false, checkpoint: false}
-"""
+from tests.recipes.conftest import write_synthetic_recipe
 
 RECORDER = """
 from corebp.hookspecs import hookimpl
@@ -66,9 +53,9 @@ def corebp_epoch_end(metrics):
 
 @pytest.fixture
 def recipe(tmp_path: Path) -> Path:
-    path = tmp_path / "spirals.yaml"
-    path.write_text(RECIPE)
-    return path
+    """The synthetic recipe, 3 epochs, no checks, plots or checkpoint."""
+    overrides = ["train.epochs=3", "checks.autograd=null", "output.plots=false"]
+    return write_synthetic_recipe(tmp_path / "spirals.yaml", *overrides, "output.checkpoint=false")
 
 
 def _rows(run: Path) -> list[dict]:

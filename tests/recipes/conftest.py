@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
+from omegaconf import OmegaConf
 
 SYNTHETIC_RECIPE = """\
 # A three-class spiral problem, for tests.
@@ -21,6 +23,16 @@ metrics: [loss, accuracy]
 checks: {autograd: {every: 1}}
 output: {progress: log}
 """
+
+
+def write_synthetic_recipe(path: Path, *overrides: str) -> Path:
+    """SYNTHETIC_RECIPE with dotted `key=value` overrides merged in, written to `path`."""
+    config = OmegaConf.create(SYNTHETIC_RECIPE)
+    for item in overrides:
+        key, _, value = item.partition("=")
+        OmegaConf.update(config, key, yaml.safe_load(value), force_add=True)
+    path.write_text(OmegaConf.to_yaml(config))
+    return path
 
 
 @pytest.fixture

@@ -11,27 +11,15 @@ import pytest
 from corebp.cli import main
 from corebp.recipe import load_recipe
 from corebp.run import run_recipe
-
-SYNTHETIC = """\
-model:
-  - {type: linear, in_features: 2, out_features: 16, init: xavier}
-  - {type: tanh}
-  - {type: linear, in_features: 16, out_features: 3, init: xavier}
-  - {type: sigmoid}
-loss: {type: mse, reduction: sum, scale: 0.5}
-optimizer: {type: sgd, lr: 0.1}
-data: {source: synthetic, batch_size: 16, args: {kind: spirals, num_classes: 3}}
-train: {epochs: 2, seed: 0, device: cpu}
-metrics: [loss, accuracy]
-output: {progress: log, plots: false}
-"""
+from tests.recipes.conftest import write_synthetic_recipe
 
 
 @pytest.fixture(scope="session")
 def synthetic_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("synthetic")
-    (folder / "spirals.yaml").write_text(SYNTHETIC)
-    return run_recipe(load_recipe(str(folder / "spirals.yaml")), folder / "run")[0]
+    overrides = ["model.1.type=tanh", "checks.autograd=null", "output.plots=false"]
+    recipe = write_synthetic_recipe(folder / "spirals.yaml", *overrides)
+    return run_recipe(load_recipe(str(recipe)), folder / "run")[0]
 
 
 @pytest.fixture(scope="session")
