@@ -93,8 +93,9 @@ def measure(repeats: int) -> dict:
     networks = {}
     for network in NETWORKS:
         print(f"{network} ...", file=sys.stderr, flush=True)
-        loops = {c: epoch_loop(trainer(network, c)) for c in [*RULES, DIAGNOSED]}
-        loops[DRAWS] = draws_loop(trainer(network, "backprop"))
+        trainers = {c: trainer(network, c) for c in [*RULES, DIAGNOSED]}
+        loops = {c: epoch_loop(t) for c, t in trainers.items()}
+        loops[DRAWS] = draws_loop(trainers["backprop"])
         for loop in loops.values():  # warm-up
             loop()
         runs: dict[str, list[float]] = {c: [] for c in loops}

@@ -30,6 +30,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -86,6 +87,11 @@ class Run:
     epoch: int | None = None
     epochs: int | None = None
     seconds: float | None = None
+
+    @property
+    def log(self) -> Path:
+        """The run's output, beside its directory (`seed-<s>.log`)."""
+        return self.path.parent / f"seed-{self.seed}.log"
 
     def record(self, directory: Path) -> dict[str, Any]:
         """What sweep.json keeps of the run; `dir` relative to the sweep's `directory`."""
@@ -339,9 +345,8 @@ class Sweep:
             self.write()
 
     def _one(self, run: Run, env: dict[str, str]) -> None:
-        log = run.path.parent / f"seed-{run.seed}.log"
-        log.parent.mkdir(parents=True, exist_ok=True)
-        with log.open("a", encoding="utf-8") as out:
+        run.log.parent.mkdir(parents=True, exist_ok=True)
+        with run.log.open("a", encoding="utf-8") as out:
             code = subprocess.call(self.command(run), stdout=out, stderr=subprocess.STDOUT, env=env)
         read_run(run, self.metric, self.select)
         if code != 0 and run.status not in ("diverged", "interrupted"):
@@ -349,17 +354,14 @@ class Sweep:
 
     def says(self, run: Run) -> str:
         if run.value is None:
-            log = run.path.parent / f"seed-{run.seed}.log"
-            return f"{run.status} (see {log})"
+            return f"{run.status} (see {run.log})"
         chosen = f", epoch {run.epoch} by {self.select}" if self.select else ""
         return f"{self.metric} {run.value:.4g}{chosen}, {run.seconds or 0:.0f} s"
 
     def cell_summary(self, cell: Cell) -> dict[str, Any]:
         runs = [r for r in self.runs if r.cell == cell]
         values = [r.value for r in runs if r.value is not None]
-        counts: dict[str, int] = {}
-        for r in runs:
-            counts[r.status] = counts.get(r.status, 0) + 1
+        counts = dict(Counter(r.status for r in runs))
         out: dict[str, Any] = {"label": cell.label, "overrides": list(cell.overrides)}
         out["status"] = counts
         out["summary"] = summarise(values) if values else None

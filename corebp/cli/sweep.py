@@ -87,7 +87,7 @@ def command(
     typer.echo("\n" + table + f"\nsweep directory: {sweep.directory}")
     failed = [r for r in sweep.runs if r.status == "failed"]
     if failed:
-        logs = ", ".join(str(r.path.parent / f"seed-{r.seed}.log") for r in failed)
+        logs = ", ".join(str(r.log) for r in failed)
         typer.echo(
             f"corebp: {len(failed)} of {len(sweep.runs)} runs failed; see {logs} (delete a "
             "failed run's directory to run it again)",
