@@ -101,7 +101,6 @@ def test_docs_and_headers_quote_the_sweeps(path: str, quoted: list[tuple[str, st
         assert quote(summary) in text, f"{path}: quote {label} from {sweep}.json"
 
 
-RULES = json.loads((ROOT / "benchmarks/sweeps/lenet5-rules.json").read_text("utf-8"))
 #: biotorch's LeNet-on-MNIST test error % (Benchmarks.md) and the mean-accuracy bar per rule.
 BIOTORCH = {"backprop": 0.91, "fa": 1.70, "dfa": 1.61, "usf": 0.94, "brsf": 0.91, "frsf": 0.97}
 BARS = {"backprop": 99.0, "fa": 97.0, "dfa": 97.0, "usf": 98.7, "brsf": 98.7, "frsf": 98.7}
@@ -109,7 +108,7 @@ BARS = {"backprop": 99.0, "fa": 97.0, "dfa": 97.0, "usf": 98.7, "brsf": 98.7, "f
 
 def rule_cell(rule: str) -> dict:
     label = "mnist-lenet5" if rule == "backprop" else f"mnist-lenet5-{rule}"
-    return next(c for c in RULES["cells"] if c["label"] == label)
+    return cells("lenet5-rules")[label]
 
 
 def test_learning_rules_doc_compares_the_sweep_with_the_bars_and_biotorch():

@@ -3,17 +3,14 @@ shape the benchmark promises (the numbers themselves are checked by running it).
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import json
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))  # the scripts import their shared `report`
-spec = importlib.util.spec_from_file_location("bench_train", ROOT / "benchmarks/bench_train.py")
-assert spec is not None and spec.loader is not None
-bench = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(bench)
+bench = importlib.import_module("bench_train")
 RESULT = json.loads((ROOT / "benchmarks/results.json").read_text())
 
 
@@ -35,12 +32,7 @@ def test_performance_doc_table_is_the_one_made_from_the_json():
     assert table == bench.markdown(RESULT)
 
 
-dist_spec = importlib.util.spec_from_file_location(
-    "bench_distributed", ROOT / "benchmarks/bench_distributed.py"
-)
-assert dist_spec is not None and dist_spec.loader is not None
-dist_bench = importlib.util.module_from_spec(dist_spec)
-dist_spec.loader.exec_module(dist_bench)
+dist_bench = importlib.import_module("bench_distributed")
 
 
 def test_distributed_doc_scaling_table_is_the_one_made_from_the_json():
@@ -57,12 +49,7 @@ def test_distributed_doc_scaling_table_is_the_one_made_from_the_json():
     assert table == dist_bench.markdown(result)
 
 
-rules_spec = importlib.util.spec_from_file_location(
-    "bench_rules", ROOT / "benchmarks/bench_rules.py"
-)
-assert rules_spec is not None and rules_spec.loader is not None
-rules_bench = importlib.util.module_from_spec(rules_spec)
-rules_spec.loader.exec_module(rules_bench)
+rules_bench = importlib.import_module("bench_rules")
 RULES = json.loads((ROOT / "benchmarks/rules.json").read_text())
 RULES_DOC = (ROOT / "docs/learning-rules.md").read_text(encoding="utf-8")
 

@@ -17,6 +17,7 @@ from torchrun_launch import torchrun
 from typer.testing import CliRunner
 
 from corebp.cli.main import build
+from tests.recipes.conftest import RUN_FILES
 
 HERE = Path(__file__).parent
 pytestmark = pytest.mark.usefixtures("single_process")
@@ -82,17 +83,7 @@ def test_a_two_rank_run_writes_one_complete_run_directory(spirals: Path, tmp_pat
     assert done.stderr.count("epoch 2/2") == 1
     (run,) = (tmp_path / "runs").iterdir()
     assert {p.name for p in tmp_path.iterdir()} == {"spirals.yaml", "runs"}
-    files = {p.name for p in run.iterdir()}
-    assert files == {
-        "recipe.yaml",
-        "provenance.json",
-        "metrics.jsonl",
-        "summary.json",
-        "checkpoint.pt",
-        "loss.png",
-        "accuracy.png",
-        "weights.png",
-    }
+    assert {p.name for p in run.iterdir()} == RUN_FILES
     summary = json.loads((run / "summary.json").read_text())
     assert summary["status"] == "completed" and summary["autograd_check"]["passed"]
     assert json.loads((run / "provenance.json").read_text())["processes"] == {

@@ -8,23 +8,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.recipes.conftest import SYNTHETIC_RECIPE
+
 RANKS = 2
 
-SPIRALS = """\
-# A three-class spiral problem that trains in a second, data-parallel when torchrun starts it.
-model:
-  - {type: linear, in_features: 2, out_features: 16, init: xavier}
-  - {type: sigmoid}
-  - {type: linear, in_features: 16, out_features: 3, init: xavier}
-  - {type: sigmoid}
-loss: {type: mse, reduction: sum, scale: 0.5}
-optimizer: {type: sgd, lr: 0.1}
-data: {source: synthetic, batch_size: 16, args: {kind: spirals, num_classes: 3}}
-train: {epochs: 2, seed: 0, device: cpu, distributed: {backend: gloo, timeout_s: 30}}
-metrics: [loss, accuracy]
-checks: {autograd: {every: 1}}
-output: {progress: log}
-"""
+#: The tests' synthetic recipe, data-parallel when torchrun starts it.
+SPIRALS = SYNTHETIC_RECIPE.replace(
+    "train: {epochs: 2, seed: 0, device: cpu}",
+    "train: {epochs: 2, seed: 0, device: cpu, distributed: {backend: gloo, timeout_s: 30}}",
+)
+assert "distributed" in SPIRALS, "SYNTHETIC_RECIPE's train line changed; update SPIRALS"
 
 
 def torchrun(

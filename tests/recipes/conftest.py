@@ -24,6 +24,18 @@ checks: {autograd: {every: 1}}
 output: {progress: log}
 """
 
+#: The files a finished run's directory holds (with plots and checkpoint on).
+RUN_FILES = {
+    "recipe.yaml",
+    "provenance.json",
+    "metrics.jsonl",
+    "summary.json",
+    "checkpoint.pt",
+    "loss.png",
+    "accuracy.png",
+    "weights.png",
+}
+
 
 def write_synthetic_recipe(path: Path, *overrides: str) -> Path:
     """SYNTHETIC_RECIPE with dotted `key=value` overrides merged in, written to `path`."""

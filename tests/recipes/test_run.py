@@ -19,17 +19,7 @@ from corebp.recipe import load_recipe
 from corebp.run import run_recipe
 from corebp.sequential import Sequential
 from corebp.trainer import Trainer
-
-RUN_FILES = {
-    "recipe.yaml",
-    "provenance.json",
-    "metrics.jsonl",
-    "summary.json",
-    "checkpoint.pt",
-    "loss.png",
-    "accuracy.png",
-    "weights.png",
-}
+from tests.recipes.conftest import RUN_FILES
 
 
 def test_a_run_writes_every_file_and_a_complete_summary(synthetic_recipe: Path, tmp_path: Path):

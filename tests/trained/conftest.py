@@ -13,6 +13,15 @@ from corebp.recipe import load_recipe
 from corebp.run import run_recipe
 from tests.recipes.conftest import write_synthetic_recipe
 
+#: One epoch on 1 % of MNIST's training images (the rest held out as val), on the CPU.
+ONE_PERCENT = [
+    "train.epochs=1",
+    "data.validation_split=0.99",
+    "train.device=cpu",
+    "output.plots=false",
+    "output.progress=log",
+]
+
 
 @pytest.fixture(scope="session")
 def synthetic_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -25,16 +34,7 @@ def synthetic_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def mnist_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The tuned recipe for one epoch on 1 % of the training images (the rest held out as val)."""
-    loaded = load_recipe(
-        "mnist-784-100-10-tuned",
-        [
-            "train.epochs=1",
-            "data.validation_split=0.99",
-            "train.device=cpu",
-            "output.plots=false",
-            "output.progress=log",
-        ],
-    )
+    loaded = load_recipe("mnist-784-100-10-tuned", ONE_PERCENT)
     return run_recipe(loaded, tmp_path_factory.mktemp("mnist") / "run")[0]
 
 
@@ -60,15 +60,5 @@ def corebp_cli(
 @pytest.fixture(scope="session")
 def lenet_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """LeNet-5 with BatchNorm on MNIST padded to 32×32, one epoch on 1 % of the images."""
-    loaded = load_recipe(
-        "mnist-lenet5-batchnorm",
-        [
-            "train.epochs=1",
-            "data.validation_split=0.99",
-            "train.device=cpu",
-            "checks.autograd=null",
-            "output.plots=false",
-            "output.progress=log",
-        ],
-    )
+    loaded = load_recipe("mnist-lenet5-batchnorm", [*ONE_PERCENT, "checks.autograd=null"])
     return run_recipe(loaded, tmp_path_factory.mktemp("lenet") / "run")[0]
