@@ -339,9 +339,7 @@ class Sweep:
                 )
                 self.write()
         finally:  # on Ctrl-C the runs stop themselves (checkpoint first); start no more
-            pool.shutdown(wait=True, cancel_futures=True)
-            for run in todo:
-                read_run(run, self.metric, self.select)
+            pool.shutdown(wait=True, cancel_futures=True)  # each run read back by `_one`
             self.write()
 
     def _one(self, run: Run, env: dict[str, str]) -> None:

@@ -163,6 +163,21 @@ def test_a_diverged_run_is_counted_not_averaged(synthetic_recipe, tmp_path):
     assert cells[1]["summary"] is None and cells[1]["runs"][0]["status"] == "diverged"
 
 
+def test_a_failed_run_is_counted_named_with_its_log_and_the_sweep_exits_1(
+    synthetic_recipe, tmp_path
+):
+    out = tmp_path / "sweep"
+    # Valid as a recipe, but the model does not fit the data: the run itself fails.
+    proc = sweep(synthetic_recipe, "model.0.in_features=2,3", "--seeds", "0", "-o", out)
+    assert proc.returncode == 1
+    log = out / "model.0.in_features=3" / "seed-0.log"
+    assert f"1 of 2 runs failed; see {log}" in proc.stderr
+    assert "model: does not fit the data" in log.read_text()
+    assert "| model.0.in_features=3 | 0/1, 1 failed | – | – | – |" in proc.stdout
+    cells = json.loads((out / "sweep.json").read_text())["cells"]
+    assert cells[0]["status"] == {"completed": 1} and cells[1]["status"] == {"failed": 1}
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
