@@ -301,10 +301,8 @@ def reference_gradients(
     `params` defaults to detached copies of `model.params`; pass tensors that require grad
     (e.g. `torch.nn.Parameter`s of a torch twin) to differentiate at those instead.
     """
-    if params is None:
-        params = {n: p.detach().clone().requires_grad_(True) for n, p, _ in model.named_params()}
-    if x.is_inference():  # inference-mode tensors cannot enter an autograd graph
-        x = x.clone()
+    params = _leaves(model) if params is None else params
+    x = _graphable(x)
     with torch.enable_grad():
         value = loss.reference(model.reference(x, dict(params)), target)
     return _autograd(lambda: value, dict(params))
@@ -316,9 +314,7 @@ def reference_signals(
     """Backprop's signals by autograd on `reference_gradients`' terms: dL/dparam for every
     parameter, and dL/d(output of layer i) for each i in `layers` (layers that hold
     parameters, so that their output depends on them)."""
-    params = {n: p.detach().clone().requires_grad_(True) for n, p, _ in model.named_params()}
-    if x.is_inference():
-        x = x.clone()
+    params, x = _leaves(model), _graphable(x)
     with torch.enable_grad():
         outputs = model.reference_outputs(x, params)
         value = loss.reference(outputs[-1], target)
@@ -328,6 +324,16 @@ def reference_signals(
 
 
 # -- helpers ----------------------------------------------------------------------------------
+def _leaves(model: Layer) -> dict[str, Tensor]:
+    """Detached copies of the model's parameters, as autograd leaves."""
+    return {n: p.detach().clone().requires_grad_(True) for n, p, _ in model.named_params()}
+
+
+def _graphable(x: Tensor) -> Tensor:
+    """`x`, cloned if it is an inference-mode tensor (those cannot enter an autograd graph)."""
+    return x.clone() if x.is_inference() else x
+
+
 def _check_methods(methods: Sequence[str]) -> None:
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
