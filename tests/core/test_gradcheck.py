@@ -21,6 +21,7 @@ from corebp.gradcheck import (
     compare_with_autograd,
     is_exact,
     reference_gradients,
+    reference_signals,
 )
 from corebp.plugins import Component, Registry
 
@@ -219,3 +220,17 @@ def test_the_checker_and_the_training_check_agree_on_what_is_exact() -> None:
     check = AutogradCheck(model, loss)
     check.compare(0, x, y)  # a difference, expected: no AutogradMismatch
     assert check.summary()["exact_gradient"] is False and check.within_tolerance is False
+
+
+def test_reference_signals_accept_a_batch_made_under_inference_mode():
+    torch.manual_seed(0)
+    model, loss = Sequential(Linear(3, 4), Tanh(), Linear(4, 2)), MSELoss()
+    x, y = torch.randn(5, 3), torch.randn(5, 2)
+    with torch.inference_mode():  # e.g. a data source that builds its batches this way
+        x_inf, y_inf = x.clone(), y.clone()
+    expected = reference_gradients(model, loss, x, y)
+    got = reference_gradients(model, loss, x_inf, y_inf)
+    grads, errors = reference_signals(model, loss, x_inf, y_inf, [0])
+    for name, g in expected.items():
+        assert torch.equal(got[name], g) and torch.equal(grads[name], g), name
+    assert errors[0].shape == (5, 4)
