@@ -33,9 +33,9 @@ from pathlib import Path
 import report
 import torch
 
-from corebp.distributed import launched
 from corebp.recipe import load_recipe
-from corebp.trainer import Trainer
+from corebp.training.distributed import launched
+from corebp.training.trainer import Trainer
 
 BATCH = 1024
 OVERRIDES = [

@@ -32,7 +32,7 @@ import report
 import torch
 
 from corebp.recipe import load_recipe
-from corebp.trainer import Trainer
+from corebp.training.trainer import Trainer
 
 EPOCH, EXAMPLES, REPEATS = 60_000, 12_800, 5
 RULES = ["backprop", "fa", "dfa", "usf", "brsf", "frsf"]

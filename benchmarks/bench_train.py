@@ -47,7 +47,7 @@ import torch
 from torch import Tensor
 
 from corebp.recipe import load_recipe
-from corebp.trainer import Trainer
+from corebp.training.trainer import Trainer
 
 EPOCH = 60_000
 LR = 0.1

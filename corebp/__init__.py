@@ -2,10 +2,16 @@
 
 from importlib.metadata import version as _version
 
-from corebp.data_source import DataSource
+from corebp.contracts.data_source import DataSource
+from corebp.contracts.layer import Layer, Wrapper
+from corebp.contracts.learning_rule import LearningRule
+from corebp.contracts.logger import Logger
+from corebp.contracts.loss import Loss
+from corebp.contracts.metric import Metric
+from corebp.contracts.optimizer import Optimizer
+from corebp.contracts.schedule import Schedule
 from corebp.errors import ConfigError, CorebpError, DataError, PluginError, ShapeError, StateError
 from corebp.hookspecs import hookimpl
-from corebp.layer import Layer, Wrapper
 from corebp.layers import (
     AvgPool2d,
     BatchNorm1d,
@@ -22,14 +28,8 @@ from corebp.layers import (
     Softmax,
     Tanh,
 )
-from corebp.learning_rule import LearningRule
-from corebp.logger import Logger
-from corebp.loss import Loss
+from corebp.layers.sequential import Sequential
 from corebp.losses import BCELoss, CrossEntropyLoss, MSELoss
-from corebp.metric import Metric
-from corebp.optimizer import Optimizer
-from corebp.schedule import Schedule
-from corebp.sequential import Sequential
 
 __version__ = _version("corebp")
 

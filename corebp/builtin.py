@@ -4,10 +4,10 @@
 from __future__ import annotations
 
 from corebp import layers, losses
-from corebp.alignment import AlignmentCheck
-from corebp.autograd_check import AutogradCheck
+from corebp.checks.alignment import AlignmentCheck
+from corebp.checks.autograd import AutogradCheck
+from corebp.contracts.learning_rule import Backprop
 from corebp.hookspecs import TrainingRun, hookimpl
-from corebp.learning_rule import Backprop
 
 
 @hookimpl

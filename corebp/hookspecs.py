@@ -20,16 +20,16 @@ if TYPE_CHECKING:
     import typer
     from torch import Tensor
 
-    from corebp.data_source import DataSource
-    from corebp.layer import Layer
-    from corebp.learning_rule import LearningRule
-    from corebp.logger import Logger
-    from corebp.loss import Loss
-    from corebp.metric import Metric
-    from corebp.optimizer import Optimizer
+    from corebp.contracts.data_source import DataSource
+    from corebp.contracts.layer import Layer
+    from corebp.contracts.learning_rule import LearningRule
+    from corebp.contracts.logger import Logger
+    from corebp.contracts.loss import Loss
+    from corebp.contracts.metric import Metric
+    from corebp.contracts.optimizer import Optimizer
+    from corebp.contracts.schedule import Schedule
+    from corebp.layers.sequential import Sequential
     from corebp.recipe.schema import Recipe
-    from corebp.schedule import Schedule
-    from corebp.sequential import Sequential
 
 PROJECT = "corebp"
 hookspec = pluggy.HookspecMarker(PROJECT)

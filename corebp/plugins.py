@@ -26,16 +26,16 @@ from typing import Any, NoReturn
 import pluggy
 
 from corebp import builtin, hookspecs
-from corebp.data_source import DataSource
-from corebp.env import env_flag
+from corebp.contracts.data_source import DataSource
+from corebp.contracts.layer import Layer
+from corebp.contracts.learning_rule import LearningRule
+from corebp.contracts.logger import Logger
+from corebp.contracts.loss import Loss
+from corebp.contracts.metric import Metric
+from corebp.contracts.optimizer import Optimizer
+from corebp.contracts.schedule import Schedule
 from corebp.errors import ConfigError, CorebpError, PluginError, did_you_mean
-from corebp.layer import Layer
-from corebp.learning_rule import LearningRule
-from corebp.logger import Logger
-from corebp.loss import Loss
-from corebp.metric import Metric
-from corebp.optimizer import Optimizer
-from corebp.schedule import Schedule
+from corebp.util.env import env_flag
 
 ENTRY_POINT_GROUP = hookspecs.PROJECT
 #: The name of every hook.

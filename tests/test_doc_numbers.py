@@ -1,7 +1,7 @@
 """The numbers the docs and recipe headers state are the measured ones.
 
 - Accuracy over seeds: `corebp sweep` wrote benchmarks/sweeps/*.json (each records its
-  command); the docs and headers quote a cell's distribution as `corebp.sweep.quote`
+  command); the docs and headers quote a cell's distribution as `corebp.training.sweep.quote`
   (median, range, seeds), and each sweep's .md table is the one made from its JSON.
 - docs/performance.md's prose: the figures of benchmarks/results.json.
 - docs/backprop.md: the notebook recipe's autograd check measures an error of exactly 0.
@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from corebp.recipe import load_recipe
-from corebp.run import run_recipe
-from corebp.sweep import markdown, quote, summarise
+from corebp.training.run import run_recipe
+from corebp.training.sweep import markdown, quote, summarise
 
 ROOT = Path(__file__).parents[1]
 SWEEPS = sorted((ROOT / "benchmarks" / "sweeps").glob("*.json"))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from corebp.init import INITIALISERS
+from corebp.layers.init import INITIALISERS
 from corebp.plugins import load_registry
 
 DOC = Path(__file__).parents[1] / "docs" / "reference.md"

@@ -10,8 +10,8 @@ from typing import Annotated, Any
 import torch
 import typer
 
+from corebp.checks.gradcheck import GradcheckReport, check_layer, check_loss
 from corebp.errors import ConfigError, did_you_mean
-from corebp.gradcheck import GradcheckReport, check_layer, check_loss
 from corebp.plugins import Component, registry
 from corebp.testing.core import argument_sets
 
@@ -139,7 +139,7 @@ def command(
 
     Each component is built by its `example()` classmethod (plugins' included), once per
     constructor-argument set it declares in `check_args` (e.g. Softplus: [{}, {"beta": 2.0}]),
-    and checked with corebp.gradcheck; failing reports are printed in full. Exits 1 if a
+    and checked with corebp.checks.gradcheck; failing reports are printed in full. Exits 1 if a
     layer or loss whose gradient should be exact fails (or crashes); layers with
     exact_gradient=False report their differences as "expected".
 

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from corebp.trained import evaluate, open_run
+from corebp.inference.trained import evaluate, open_run
 
 SPLITS = ("test", "val", "train")
 

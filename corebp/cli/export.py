@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from corebp.export import FORMATS, export_run
-from corebp.trained import open_run
+from corebp.inference.export import FORMATS, export_run
+from corebp.inference.trained import open_run
 
 
 def command(
@@ -19,7 +19,7 @@ def command(
         typer.Option("--output", "-o", help="File to write; default: RUN_DIR/model.<suffix>."),
     ] = None,
 ) -> None:
-    """Export a run's model in torch.nn's layout (weights as in `corebp.interop.to_torch`).
+    """Export a run's model in torch.nn's layout (weights as in `interop.to_torch`).
 
     torch: a .pt with {"architecture", "state_dict"} (loads with weights_only=True);
     onnx: an ONNX graph with a dynamic batch dimension (needs corebp[onnx]);

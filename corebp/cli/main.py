@@ -24,10 +24,10 @@ from corebp.cli import (
     validate,
 )
 from corebp.cli import eval as eval_
-from corebp.env import env_flag
 from corebp.errors import CorebpError, Diverged
 from corebp.plugins import load_registry
-from corebp.trainer import Interrupted
+from corebp.training.trainer import Interrupted
+from corebp.util.env import env_flag
 
 
 def _options(

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from corebp.trained import open_run, predict
+from corebp.inference.trained import open_run, predict
 
 
 def command(

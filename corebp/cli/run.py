@@ -7,10 +7,10 @@ from typing import Annotated, Any
 
 import typer
 
-from corebp.distributed import launched
 from corebp.recipe import DEFAULT_RECIPE, load_recipe
-from corebp.run import run_recipe
-from corebp.trainer import resolve_device
+from corebp.training.distributed import launched
+from corebp.training.run import run_recipe
+from corebp.training.trainer import resolve_device
 
 
 def command(

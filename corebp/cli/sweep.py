@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from corebp.sweep import Sweep, parse_seeds
+from corebp.training.sweep import Sweep, parse_seeds
 
 
 def command(

@@ -6,11 +6,11 @@ from typing import Annotated
 
 import typer
 
-from corebp.distributed import problems, world_size
 from corebp.errors import ConfigError
 from corebp.plugins import registry
 from corebp.recipe import DEFAULT_RECIPE, load_recipe
-from corebp.trainer import Trainer
+from corebp.training.distributed import problems, world_size
+from corebp.training.trainer import Trainer
 
 
 def command(

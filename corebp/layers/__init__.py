@@ -1,6 +1,6 @@
 """The built-in layers, one per file; `REGISTRY` maps recipe names to classes."""
 
-from corebp.layer import Layer
+from corebp.contracts.layer import Layer
 from corebp.layers.avg_pool2d import AvgPool2d
 from corebp.layers.batch_norm import BatchNorm1d, BatchNorm2d
 from corebp.layers.conv2d import Conv2d
@@ -11,10 +11,10 @@ from corebp.layers.linear import Linear
 from corebp.layers.max_pool2d import MaxPool2d
 from corebp.layers.relu import ReLU
 from corebp.layers.reshape import Reshape
+from corebp.layers.sequential import Sequential
 from corebp.layers.sigmoid import Sigmoid
 from corebp.layers.softmax import Softmax
 from corebp.layers.tanh import Tanh
-from corebp.sequential import Sequential
 
 REGISTRY: dict[str, type[Layer]] = {
     "linear": Linear,

@@ -7,8 +7,8 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
+from corebp.contracts.layer import Layer
 from corebp.errors import ConfigError, ShapeError
-from corebp.layer import Layer
 from corebp.layers.pairs import Pair, pair
 
 #: aten's average-pooling backward, the one autograd uses (bit-identical results).

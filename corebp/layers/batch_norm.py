@@ -10,8 +10,8 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
+from corebp.contracts.layer import Layer
 from corebp.errors import ConfigError, ShapeError
-from corebp.layer import Layer
 from corebp.layers.pairs import positive
 
 

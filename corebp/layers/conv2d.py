@@ -7,9 +7,9 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
+from corebp.contracts.layer import Layer
 from corebp.errors import ConfigError, ShapeError
-from corebp.init import initialise
-from corebp.layer import Layer
+from corebp.layers.init import initialise
 from corebp.layers.pairs import Pair, pair, positive
 
 #: aten's convolution backward: (dx, dW, db) in one call, bit-identical to autograd's

@@ -7,8 +7,8 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
+from corebp.contracts.layer import Layer
 from corebp.errors import ConfigError, StateError
-from corebp.layer import Layer
 
 
 class Dropout(Layer):

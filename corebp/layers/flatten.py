@@ -6,8 +6,8 @@ from typing import Any, ClassVar
 
 from torch import Size, Tensor
 
+from corebp.contracts.layer import Layer
 from corebp.errors import ConfigError, ShapeError
-from corebp.layer import Layer
 
 
 class Flatten(Layer):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from corebp.layer import Layer
+from corebp.contracts.layer import Layer
 
 #: Semi-private aten op (signature pinned by a test): dx = g where y > threshold, else 0.
 threshold_backward = torch.ops.aten.threshold_backward.default

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from corebp.layer import Layer
+from corebp.contracts.layer import Layer
 
 
 class Tanh(Layer):

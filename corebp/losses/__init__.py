@@ -1,6 +1,6 @@
 """The built-in losses, one per file; `REGISTRY` maps recipe names to classes."""
 
-from corebp.loss import Loss
+from corebp.contracts.loss import Loss
 from corebp.losses.bce import BCELoss
 from corebp.losses.cross_entropy import CrossEntropyLoss
 from corebp.losses.mse import MSELoss

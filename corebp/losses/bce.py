@@ -7,8 +7,8 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
+from corebp.contracts.loss import Loss, check_reduction, reduction_factor
 from corebp.errors import ConfigError, ShapeError
-from corebp.loss import Loss, check_reduction, reduction_factor
 
 
 class BCELoss(Loss):

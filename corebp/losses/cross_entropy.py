@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
-from corebp.loss import Loss, check_reduction, class_targets, reduction_factor
+from corebp.contracts.loss import Loss, check_reduction, class_targets, reduction_factor
 
 
 class CrossEntropyLoss(Loss):

@@ -6,7 +6,7 @@ from typing import ClassVar
 
 from torch import Tensor
 
-from corebp.loss import Loss, check_reduction, one_hot, reduction_factor
+from corebp.contracts.loss import Loss, check_reduction, one_hot, reduction_factor
 
 
 class MSELoss(Loss):

@@ -21,7 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 from pydantic import BaseModel, ValidationError
 
-from corebp.autograd_check import rule_twin_problem, twin_problems
+from corebp.checks.autograd import rule_twin_problem, twin_problems
 from corebp.errors import ConfigError
 from corebp.plugins import Registry, registry
 from corebp.recipe.components import build, check_arguments

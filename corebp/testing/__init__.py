@@ -20,12 +20,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from corebp.data_source import DataSource
-from corebp.layer import Layer
-from corebp.learning_rule import LearningRule
-from corebp.loss import Loss
-from corebp.metric import Metric
-from corebp.optimizer import Optimizer
+from corebp.contracts.data_source import DataSource
+from corebp.contracts.layer import Layer
+from corebp.contracts.learning_rule import LearningRule
+from corebp.contracts.loss import Loss
+from corebp.contracts.metric import Metric
+from corebp.contracts.optimizer import Optimizer
 from corebp.testing.core import Check, ConformanceError, argument_sets
 from corebp.testing.data_sources import data_source_checks
 from corebp.testing.layers import layer_checks, loss_checks

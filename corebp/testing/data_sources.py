@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from corebp.data_source import DataSource
+from corebp.contracts.data_source import DataSource
 from corebp.testing.core import Check, coverage_check, expect
 
 VALIDATION_SPLIT = 0.25

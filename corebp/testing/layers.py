@@ -18,10 +18,10 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from corebp.checks.gradcheck import check_layer, check_loss
+from corebp.contracts.layer import Layer
+from corebp.contracts.loss import Loss
 from corebp.errors import StateError
-from corebp.gradcheck import check_layer, check_loss
-from corebp.layer import Layer
-from corebp.loss import Loss
 from corebp.testing.core import Check, coverage_check, expect
 
 

@@ -17,9 +17,9 @@ from typing import Any
 
 import torch
 
+from corebp.contracts.learning_rule import LearningRule
 from corebp.layers import Linear, Tanh
-from corebp.learning_rule import LearningRule
-from corebp.sequential import Sequential
+from corebp.layers.sequential import Sequential
 from corebp.testing.core import Check, coverage_check, expect
 
 WIDTHS = (6, 5, 4, 3)

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from corebp.metric import Metric
+from corebp.contracts.metric import Metric
 from corebp.testing.core import Check, coverage_check, expect
 
 N, C = 103, 6

@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from corebp.optimizer import Optimizer
+from corebp.contracts.optimizer import Optimizer
 from corebp.testing.core import Check, coverage_check, expect
 
 SHAPES = {"W": (7, 5), "b": (5,)}

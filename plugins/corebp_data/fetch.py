@@ -26,9 +26,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from corebp.atomic import write_bytes_atomic
-from corebp.env import env_flag
 from corebp.errors import DataError
+from corebp.util.atomic import write_bytes_atomic
+from corebp.util.env import env_flag
 from corebp_data.catalog import Fallback, IdxDataset, IdxFile, get_dataset
 from corebp_data.idx import check_md5, md5_hex
 from corebp_data.root import ROOT_ENV, ensure_writable, resolve_root

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from corebp.data_source import DataSource
+from corebp.contracts.data_source import DataSource
 from corebp.errors import ConfigError, DataError, ShapeError, did_you_mean
 
 # How a source is told to normalise: "default" (the dataset's own), "none"/None, or

@@ -14,7 +14,7 @@ from typing import ClassVar
 import torch
 
 from corebp.errors import ConfigError
-from corebp.preprocess import ImagePreprocessing
+from corebp.inference.preprocess import ImagePreprocessing
 from corebp_data.catalog import IdxDataset, get_dataset
 from corebp_data.fetch import fetch, fix_command, missing_files, read_verified
 from corebp_data.idx import decode_idx

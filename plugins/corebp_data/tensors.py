@@ -7,7 +7,7 @@ from typing import ClassVar
 import torch
 
 from corebp.errors import ShapeError
-from corebp.preprocess import to_features
+from corebp.inference.preprocess import to_features
 from corebp_data.memory import (
     ArrayLike,
     InMemorySource,

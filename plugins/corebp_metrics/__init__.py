@@ -6,8 +6,8 @@ imports nothing from here.
 
 from __future__ import annotations
 
+from corebp.contracts.metric import Metric
 from corebp.hookspecs import hookimpl
-from corebp.metric import Metric
 from corebp_metrics.accuracy import Accuracy, TopKAccuracy
 from corebp_metrics.confusion import ConfusionMatrix, PerClassAccuracy
 from corebp_metrics.loss import Loss

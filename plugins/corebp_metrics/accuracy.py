@@ -6,8 +6,8 @@ from typing import ClassVar
 
 from torch import Tensor
 
+from corebp.contracts.metric import Metric
 from corebp.errors import ConfigError
-from corebp.metric import Metric
 
 
 class TopKAccuracy(Metric):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from corebp.metric import Metric
+from corebp.contracts.metric import Metric
 
 
 class Loss(Metric):

@@ -6,8 +6,8 @@ Registers the layer `sigmoid_as_written` (see `sigmoid_as_written.py`), used by 
 
 from __future__ import annotations
 
+from corebp.contracts.layer import Layer
 from corebp.hookspecs import hookimpl
-from corebp.layer import Layer
 from corebp_notebook.sigmoid_as_written import SigmoidAsWritten
 
 

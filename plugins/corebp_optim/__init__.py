@@ -6,9 +6,9 @@ imports nothing from here.
 
 from __future__ import annotations
 
+from corebp.contracts.optimizer import Optimizer
+from corebp.contracts.schedule import Schedule
 from corebp.hookspecs import hookimpl
-from corebp.optimizer import Optimizer
-from corebp.schedule import Schedule
 from corebp_optim.adam import Adam, AdamW
 from corebp_optim.schedules import Constant, Cosine, Exponential, Step, WarmupLinear
 from corebp_optim.sgd import SGD

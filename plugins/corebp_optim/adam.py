@@ -7,8 +7,8 @@ from typing import ClassVar
 import torch
 from torch import Tensor
 
+from corebp.contracts.optimizer import Optimizer
 from corebp.errors import ConfigError
-from corebp.optimizer import Optimizer
 
 
 class Adam(Optimizer):

@@ -6,8 +6,8 @@ rules `usf`, `brsf`, `frsf` (as in biotorch). See docs/learning-rules.md for the
 
 from __future__ import annotations
 
+from corebp.contracts.learning_rule import LearningRule
 from corebp.hookspecs import hookimpl
-from corebp.learning_rule import LearningRule
 from corebp_rules.dfa import DirectFeedbackAlignment
 from corebp_rules.fa import FeedbackAlignment
 from corebp_rules.feedback import FeedbackRule, StandIn

@@ -14,12 +14,12 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
+from corebp.contracts.layer import Wrapper
+from corebp.contracts.learning_rule import LearningRule
 from corebp.errors import ConfigError
-from corebp.layer import Wrapper
 from corebp.layers import Conv2d, Linear
 from corebp.layers.conv2d import convolution_backward
-from corebp.learning_rule import LearningRule
-from corebp.sequential import Sequential
+from corebp.layers.sequential import Sequential
 
 
 class StandIn(Wrapper):

@@ -5,8 +5,8 @@ Needs the optional extra: pip install 'corebp[tensorboard]'. See docs/using-a-tr
 
 from __future__ import annotations
 
+from corebp.contracts.logger import Logger
 from corebp.hookspecs import hookimpl
-from corebp.logger import Logger
 from corebp_tensorboard.logger import TensorBoardLogger
 
 __all__ = ["TensorBoardLogger"]

@@ -7,10 +7,10 @@ from typing import Any
 
 from torch import Tensor
 
+from corebp.contracts.logger import Logger
 from corebp.errors import ConfigError
 from corebp.hookspecs import TrainingRun
-from corebp.logger import Logger
-from corebp.optional import require
+from corebp.util.optional import require
 
 
 def scalars(metrics: dict[str, Any], prefix: str = "") -> dict[str, float]:

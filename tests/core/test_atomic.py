@@ -1,4 +1,4 @@
-"""corebp.atomic: whole files or none, with the permissions a plain open() gives."""
+"""corebp.util.atomic: whole files or none, with the permissions a plain open() gives."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from corebp.atomic import write_atomic, write_bytes_atomic
+from corebp.util.atomic import write_atomic, write_bytes_atomic
 
 
 @pytest.mark.parametrize("umask", [0o022, 0o077, 0o002], ids=lambda u: f"umask={u:03o}")
@@ -28,7 +28,8 @@ def test_written_file_gets_the_current_umask_permissions_not_mkstemps_0600(
 
 def test_a_umask_set_after_import_is_the_one_applied(tmp_path: Path):
     script = (
-        "import os, sys; from pathlib import Path; from corebp.atomic import write_bytes_atomic; "
+        "import os, sys; from pathlib import Path; "
+        "from corebp.util.atomic import write_bytes_atomic; "
         "os.umask(0o022); p = Path(sys.argv[1]); write_bytes_atomic(p, b'x'); "
         "print(oct(p.stat().st_mode & 0o777))"
     )

@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from corebp import BatchNorm1d, BatchNorm2d, Conv2d, Linear, ReLU, Sequential
+from corebp.checks.gradcheck import check_layer
+from corebp.contracts.layer import Layer
 from corebp.errors import ConfigError, ShapeError
-from corebp.gradcheck import check_layer
-from corebp.layer import Layer
 
 #: fd_eps whose finite differences agree with the explicit backward to ≤ 1e-10 (measured:
 #: 1e-6 leaves ~1e-10 of round-off, 1e-4 ~1e-9 of truncation in normalisation's curvature).

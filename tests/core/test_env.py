@@ -1,11 +1,11 @@
-"""Yes/no environment switches are read one way, by corebp.env.env_flag, everywhere."""
+"""Yes/no environment switches are read one way, by corebp.util.env.env_flag, everywhere."""
 
 from __future__ import annotations
 
 import pytest
 
-from corebp.env import env_flag
 from corebp.errors import ConfigError
+from corebp.util.env import env_flag
 
 VAR = "COREBP_TEST_SWITCH"
 

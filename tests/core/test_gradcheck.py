@@ -13,9 +13,8 @@ from torch import Tensor
 from typer.testing import CliRunner
 
 from corebp import Dropout, Layer, Linear, MSELoss, Sequential, Sigmoid, Tanh, layers, losses
-from corebp.autograd_check import AutogradCheck
-from corebp.cli import check
-from corebp.gradcheck import (
+from corebp.checks.autograd import AutogradCheck
+from corebp.checks.gradcheck import (
     check_layer,
     check_loss,
     compare_with_autograd,
@@ -23,6 +22,7 @@ from corebp.gradcheck import (
     reference_gradients,
     reference_signals,
 )
+from corebp.cli import check
 from corebp.plugins import Component, Registry
 
 
@@ -209,7 +209,7 @@ class Wrapper(Layer):
 
 
 def test_the_checker_and_the_training_check_agree_on_what_is_exact() -> None:
-    """One traversal answers "is this model's gradient exact?" for both (corebp.gradcheck)."""
+    """One traversal answers "is this model's gradient exact?" for both (checks.gradcheck)."""
     model = Sequential(Wrapper(FeedbackAlignmentLike(5, 3)), Sigmoid())
     assert not is_exact(model)
     assert not check_layer(model, (4, 5)).exact_gradient

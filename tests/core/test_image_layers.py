@@ -8,10 +8,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from corebp import AvgPool2d, Conv2d, Flatten, MaxPool2d, Reshape, Softmax
+from corebp.checks.gradcheck import check_layer
+from corebp.contracts.layer import Layer
 from corebp.errors import ConfigError, ShapeError
-from corebp.gradcheck import check_layer
-from corebp.init import fans, initialise
-from corebp.layer import Layer
+from corebp.layers.init import fans, initialise
 
 
 @pytest.fixture(autouse=True, scope="module")

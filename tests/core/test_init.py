@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from corebp import Linear
-from corebp.init import INITIALISERS, initialise
+from corebp.layers.init import INITIALISERS, initialise
 
 FAN_IN, FAN_OUT = 400, 500  # 200,000 draws: a std within 1 % and a kurtosis within 0.1
 

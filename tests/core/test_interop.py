@@ -11,9 +11,9 @@ from omegaconf import OmegaConf
 from torch import Tensor, nn
 
 from corebp import layers
+from corebp.contracts.layer import Layer
 from corebp.errors import ConfigError
-from corebp.interop import BY_COREBP, PAIRS, Pair, from_torch, to_torch
-from corebp.layer import Layer
+from corebp.inference.interop import BY_COREBP, PAIRS, Pair, from_torch, to_torch
 from corebp.layers import (
     AvgPool2d,
     BatchNorm1d,
@@ -27,11 +27,11 @@ from corebp.layers import (
     Sigmoid,
     Softmax,
 )
+from corebp.layers.sequential import Sequential
 from corebp.losses import MSELoss
 from corebp.plugins import registry
 from corebp.recipe import find_recipe
 from corebp.recipe.components import build
-from corebp.sequential import Sequential
 
 TOL = 1e-12
 DT = torch.float64
@@ -48,7 +48,7 @@ def test_every_built_in_layer_has_a_torch_pair():
         for c in layers.REGISTRY.values()
         if c not in BY_COREBP and c not in NO_TORCH_MODULE
     ]
-    assert not missing, f"add a Pair to corebp/interop.py for: {missing}"
+    assert not missing, f"add a Pair to corebp/inference/interop.py for: {missing}"
 
 
 def _corebp_gradients(

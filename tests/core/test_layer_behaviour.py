@@ -26,8 +26,8 @@ from corebp import (
     layers,
     losses,
 )
-from corebp.gradcheck import check_layer, compare_with_autograd
-from corebp.init import INITIALISERS
+from corebp.checks.gradcheck import check_layer, compare_with_autograd
+from corebp.layers.init import INITIALISERS
 
 
 # -- errors ---------------------------------------------------------------------------------------

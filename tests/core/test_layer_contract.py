@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from corebp import Layer, Loss, ShapeError, StateError, layers, losses
-from corebp.gradcheck import check_layer, check_loss
+from corebp.checks.gradcheck import check_layer, check_loss
 from corebp.plugins import registry as plugin_registry
 
 DTYPES = [pytest.param(torch.float32, id="float32"), pytest.param(torch.float64, id="float64")]

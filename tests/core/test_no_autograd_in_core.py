@@ -16,7 +16,7 @@ AUTOGRAD = re.compile(r"requires_grad|torch\.autograd|\.backward\(\)")
 REPO = Path(corebp.__file__).parent.parent
 #: The kit's loss checks call the explicit `Loss.backward()`, which the pattern cannot tell
 #: from a tensor's; the kit itself uses no autograd (it calls the gradient checker for that).
-ALLOWED = {"corebp/gradcheck.py", "corebp/testing/layers.py"}
+ALLOWED = {"corebp/checks/gradcheck.py", "corebp/testing/layers.py"}
 
 
 @pytest.mark.parametrize("folder", ["corebp", "plugins"])
@@ -31,4 +31,4 @@ def test_autograd_is_used_only_in_gradcheck(folder: str) -> None:
         for n, line in enumerate(path.read_text().splitlines(), 1)
         if AUTOGRAD.search(line)
     ]
-    assert not hits, "autograd outside corebp/gradcheck.py:\n" + "\n".join(hits)
+    assert not hits, "autograd outside corebp/checks/gradcheck.py:\n" + "\n".join(hits)

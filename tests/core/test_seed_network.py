@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from corebp import Linear, MSELoss, Sequential, Sigmoid
-from corebp.gradcheck import compare_with_autograd
+from corebp.checks.gradcheck import compare_with_autograd
 
 
 def _rel(a: torch.Tensor, b: torch.Tensor) -> float:

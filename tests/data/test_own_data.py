@@ -12,8 +12,8 @@ from PIL import Image
 from torchvision import transforms
 
 from corebp.errors import ConfigError, DataError, ShapeError
+from corebp.inference.preprocess import to_features
 from corebp.plugins import load_registry
-from corebp.preprocess import to_features
 
 
 def test_plugin_registers_every_source():

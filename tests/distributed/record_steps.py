@@ -13,11 +13,11 @@ from pathlib import Path
 
 import torch
 
-from corebp.distributed import launched
 from corebp.hookspecs import TrainingRun, hookimpl
 from corebp.plugins import load_registry
 from corebp.recipe import load_recipe
-from corebp.trainer import Trainer, resolve_device
+from corebp.training.distributed import launched
+from corebp.training.trainer import Trainer, resolve_device
 
 
 class Recorder:

@@ -14,16 +14,16 @@ from typer.testing import CliRunner
 
 from corebp import Linear, MSELoss, Sequential, Sigmoid
 from corebp.cli import run, validate
-from corebp.distributed import (
+from corebp.errors import ConfigError
+from corebp.layers.dropout import Dropout
+from corebp.recipe.schema import DistributedSpec
+from corebp.training.distributed import (
     flatten_grads,
     require_shard,
     resolve_backend,
     seed_rank,
     world_size,
 )
-from corebp.errors import ConfigError
-from corebp.layers.dropout import Dropout
-from corebp.recipe.schema import DistributedSpec
 
 app = typer.Typer()
 app.command("run")(run.command)

@@ -11,8 +11,8 @@ import typer
 from typer.testing import CliRunner
 
 import corebp
+from corebp.checks.gradcheck import check_layer
 from corebp.cli.plugins import command
-from corebp.gradcheck import check_layer
 from corebp.plugins import load_registry
 
 

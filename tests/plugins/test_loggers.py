@@ -12,12 +12,12 @@ import torch
 from corebp.errors import ConfigError
 from corebp.plugins import load_registry
 from corebp.recipe import load_recipe
-from corebp.run import run_recipe
+from corebp.training.run import run_recipe
 from tests.recipes.conftest import write_synthetic_recipe
 
 RECORDER = """
 from corebp.hookspecs import hookimpl
-from corebp.logger import Logger
+from corebp.contracts.logger import Logger
 
 CALLS = []
 

@@ -6,8 +6,8 @@ import pytest
 import torch
 from corebp_metrics import Accuracy, ConfusionMatrix, Loss, PerClassAccuracy, TopKAccuracy
 
+from corebp.contracts.metric import Metric
 from corebp.errors import ConfigError
-from corebp.metric import Metric
 
 N, C = 103, 6
 SPLITS = [[32, 32, 32, 7], [1, 50, 52], [103]]

@@ -13,8 +13,8 @@ import pytest
 import torch
 from corebp_optim import SGD, Adam, AdamW
 
+from corebp.contracts.optimizer import Optimizer
 from corebp.errors import ConfigError
-from corebp.optimizer import Optimizer
 from corebp.testing import optimizers as kit
 
 #: (class, hyperparameters): every argument set the kit checks against torch.optim.

@@ -10,8 +10,8 @@ import torch
 from corebp_optim.schedules import Constant, Cosine, Exponential, Step, WarmupLinear
 from torch.optim import lr_scheduler as tls
 
+from corebp.contracts.schedule import Schedule
 from corebp.errors import ConfigError
-from corebp.schedule import Schedule
 
 BASE_LR, STEPS_PER_EPOCH, EPOCHS = 0.1, 7, 9
 TOTAL = STEPS_PER_EPOCH * EPOCHS

@@ -19,7 +19,7 @@ import corebp.hookspecs
 from corebp.errors import PluginError
 from corebp.plugins import load_registry
 from corebp.recipe import load_recipe
-from corebp.trainer import Trainer
+from corebp.training.trainer import Trainer
 
 MakePlugin = Callable[[str, str], Path]  # the `make_plugin` fixture of conftest.py
 
@@ -260,7 +260,7 @@ def test_hookspecs_give_plugins_a_training_run_not_the_trainer():
     imported = {
         node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module
     }
-    assert "corebp.trainer" not in imported
+    assert "corebp.training.trainer" not in imported
     hooks = [
         "corebp_run_start",
         "corebp_run_end",

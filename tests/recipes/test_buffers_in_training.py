@@ -37,7 +37,7 @@ train: {epochs: 1, seed: 0, device: cpu, dtype: float64}
 
 def _bn_trainer(tmp_path, *overrides: str):
     from corebp.recipe import load_recipe
-    from corebp.trainer import Trainer
+    from corebp.training.trainer import Trainer
 
     recipe = tmp_path / "bn.yaml"
     recipe.write_text(BN_RECIPE)

@@ -11,12 +11,12 @@ import pytest
 import torch
 
 from corebp import Linear, MSELoss, Sequential
-from corebp import trainer as trainer_module
-from corebp.autograd_check import AutogradCheck, AutogradMismatch
+from corebp.checks.autograd import AutogradCheck, AutogradMismatch
 from corebp.errors import Diverged
 from corebp.recipe import load_recipe
-from corebp.run import run_recipe
-from corebp.trainer import Trainer
+from corebp.training import trainer as trainer_module
+from corebp.training.run import run_recipe
+from corebp.training.trainer import Trainer
 
 
 def strict(text: str):

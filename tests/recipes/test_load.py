@@ -11,7 +11,7 @@ from corebp.errors import ConfigError
 from corebp.plugins import registry
 from corebp.recipe import load_recipe, shipped_recipes
 from corebp.recipe.shipped import description
-from corebp.trainer import build_model
+from corebp.training.trainer import build_model
 
 EXPECTED_SHIPPED = {
     "mnist-784-100-10",

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from corebp.recipe import load_recipe
-from corebp.run import run_recipe
+from corebp.training.run import run_recipe
 
 pytestmark = pytest.mark.mnist
 

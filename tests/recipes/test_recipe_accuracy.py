@@ -9,7 +9,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from corebp.recipe import shipped_recipes
-from corebp.sweep import quote
+from corebp.training.sweep import quote
 
 SWEEPS = Path(__file__).parents[2] / "benchmarks" / "sweeps"
 #: (recipe, sweep, cell label): the measurements each recipe's header states.

@@ -13,7 +13,7 @@ import torch
 
 from corebp.errors import ConfigError
 from corebp.recipe import load_recipe
-from corebp.run import resume_run, run_recipe
+from corebp.training.run import resume_run, run_recipe
 
 # Momentum, a step schedule that changes lr mid-run, a seeded Dropout (its own generator),
 # an unseeded one (torch's global generator) and shuffling: every piece of state matters.

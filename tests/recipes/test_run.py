@@ -11,14 +11,14 @@ import torch
 from corebp_example import Lion
 from corebp_optim import SGD
 
-from corebp.autograd_check import AutogradCheck, AutogradMismatch, TorchTwin
+from corebp.checks.autograd import AutogradCheck, AutogradMismatch, TorchTwin
 from corebp.errors import ConfigError
 from corebp.layers import Linear, Sigmoid
+from corebp.layers.sequential import Sequential
 from corebp.losses import MSELoss
 from corebp.recipe import load_recipe
-from corebp.run import run_recipe
-from corebp.sequential import Sequential
-from corebp.trainer import Trainer
+from corebp.training.run import run_recipe
+from corebp.training.trainer import Trainer
 from tests.recipes.conftest import RUN_FILES
 
 

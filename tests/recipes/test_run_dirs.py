@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from corebp.errors import ConfigError
-from corebp.rundir import RunDir
+from corebp.training.rundir import RunDir
 
 RECIPE = """\
 model:
@@ -62,7 +62,7 @@ def test_six_runs_into_one_folder_one_wins_and_six_default_names_all_win(tmp_pat
 
 def test_default_names_started_in_the_same_second_differ(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr("corebp.rundir.time.strftime", lambda _: "20260101-000000")
+    monkeypatch.setattr("corebp.training.rundir.time.strftime", lambda _: "20260101-000000")
     runs = [RunDir.create(None, "r") for _ in range(3)]
     assert [r.path.name for r in runs] == [
         "r-20260101-000000",

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from corebp.errors import ConfigError
-from corebp.sweep import Cell, grid_cells, markdown, parse_grid, parse_seeds, pick
+from corebp.training.sweep import Cell, grid_cells, markdown, parse_grid, parse_seeds, pick
 
 HERE = Path(__file__).parent
 

@@ -1,4 +1,4 @@
-"""checks.alignment: the angles between a rule's signals and backprop's (corebp.alignment).
+"""checks.alignment: the angles between a rule's signals and backprop's (corebp.checks.alignment).
 Zero where the rule is backprop or its feedback is Wᵀ, equal to a hand computation for DFA,
 written as step rows of metrics.jsonl that survive a resume, and on real MNIST the FA hidden
 layer's update turns towards the gradient (issue 11, acceptance 5)."""
@@ -13,14 +13,14 @@ import pytest
 import torch
 from corebp_rules import DirectFeedbackAlignment, FeedbackAlignment
 
-from corebp.alignment import AlignmentCheck, ErrorTap, angle
-from corebp.distributed import problems
-from corebp.learning_rule import Backprop, LearningRule
+from corebp.checks.alignment import AlignmentCheck, ErrorTap, angle
+from corebp.contracts.learning_rule import Backprop, LearningRule
+from corebp.layers.sequential import Sequential
 from corebp.losses import CrossEntropyLoss
 from corebp.recipe import load_recipe
-from corebp.run import resume_run, run_recipe
-from corebp.sequential import Sequential
-from corebp.trainer import Trainer
+from corebp.training.distributed import problems
+from corebp.training.run import resume_run, run_recipe
+from corebp.training.trainer import Trainer
 from tests.recipes.conftest import SYNTHETIC_RECIPE
 from tests.recipes.test_resume import RECIPE as RESUMABLE
 from tests.recipes.test_resume import stopped_run

@@ -18,13 +18,13 @@ from corebp_rules import (
 )
 from corebp_rules.feedback import FeedbackRule, StandIn
 
-from corebp import checkpoint
 from corebp.errors import ConfigError
 from corebp.layers import Conv2d, Flatten, Linear, ReLU, Tanh
+from corebp.layers.sequential import Sequential
 from corebp.losses import CrossEntropyLoss
 from corebp.recipe import load_recipe
-from corebp.sequential import Sequential
-from corebp.trainer import Trainer
+from corebp.training import checkpoint
+from corebp.training.trainer import Trainer
 
 RULES = {
     "fa": FeedbackAlignment,

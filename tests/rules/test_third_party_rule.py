@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from corebp.recipe import load_recipe
-from corebp.trainer import Trainer
+from corebp.training.trainer import Trainer
 from tests.recipes.conftest import SYNTHETIC_RECIPE
 
 DOC = Path(__file__).parents[2] / "docs" / "learning-rules.md"

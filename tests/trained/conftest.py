@@ -10,7 +10,7 @@ import pytest
 
 from corebp.cli import main
 from corebp.recipe import load_recipe
-from corebp.run import run_recipe
+from corebp.training.run import run_recipe
 from tests.recipes.conftest import write_synthetic_recipe
 
 #: One epoch on 1 % of MNIST's training images (the rest held out as val), on the CPU.

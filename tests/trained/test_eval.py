@@ -9,10 +9,10 @@ import pytest
 import torch
 
 from corebp.errors import DataError
+from corebp.inference.trained import evaluate, load_weights, open_run
 from corebp.recipe import load_recipe
-from corebp.run import run_recipe
-from corebp.trained import evaluate, load_weights, open_run
-from corebp.trainer import Trainer
+from corebp.training.run import run_recipe
+from corebp.training.trainer import Trainer
 
 
 def _printed(output: str) -> dict[str, str]:

@@ -11,8 +11,8 @@ import torch
 from torch import nn
 
 from corebp.errors import ConfigError
-from corebp.export import export_run
-from corebp.trained import open_run
+from corebp.inference.export import export_run
+from corebp.inference.trained import open_run
 
 
 def _inputs(n: int = 64) -> torch.Tensor:

@@ -13,8 +13,8 @@ from corebp_data import MNIST
 from corebp_data.root import resolve_root
 from PIL import Image
 
-from corebp.export import export_run
-from corebp.trained import open_run
+from corebp.inference.export import export_run
+from corebp.inference.trained import open_run
 
 pytestmark = pytest.mark.mnist
 

@@ -14,8 +14,8 @@ from corebp_data.root import resolve_root
 from PIL import Image
 
 from corebp.errors import DataError
-from corebp.preprocess import ImagePreprocessing, to_features
-from corebp.trained import open_run
+from corebp.inference.preprocess import ImagePreprocessing, to_features
+from corebp.inference.trained import open_run
 
 MNIST_PREP = ImagePreprocessing(
     height=28, width=28, normalize=(0.1307, 0.3081), input_shape=(1, 28, 28)

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from corebp.errors import DataError
-from corebp.trained import load_checkpoint
+from corebp.inference.trained import load_checkpoint
 
 
 class RunsCode:

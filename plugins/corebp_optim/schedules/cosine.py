@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 
+from corebp.contracts.schedule import Schedule
 from corebp.errors import ConfigError
-from corebp.schedule import Schedule
 
 
 class Cosine(Schedule):

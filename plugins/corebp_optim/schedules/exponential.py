@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from corebp.schedule import Schedule
+from corebp.contracts.schedule import Schedule
 
 
 class Exponential(Schedule):

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from corebp.contracts.schedule import Schedule
 from corebp.errors import ConfigError
-from corebp.schedule import Schedule
 
 
 class Step(Schedule):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+from corebp.contracts.schedule import Schedule
 from corebp.errors import ConfigError
-from corebp.schedule import Schedule
 from corebp_optim.schedules.cosine import Cosine
 
 

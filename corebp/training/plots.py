@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt
 from matplotlib.ticker import MaxNLocator
 from torch import Tensor
 
-from corebp.alignment import ANGLES
+from corebp.checks.alignment import ANGLES
 
 
 def plot_curves(history: Sequence[dict[str, Any]], metric: str, path: Path, title: str) -> None:
@@ -38,7 +38,7 @@ def plot_curves(history: Sequence[dict[str, Any]], metric: str, path: Path, titl
 
 
 def plot_alignment(records: Sequence[dict[str, Any]], path: Path, title: str) -> None:
-    """One panel per angle of the alignment diagnostics (`corebp.alignment`), one line per
+    """One panel per angle of the alignment diagnostics (`corebp.checks.alignment`), one line per
     layer: degrees against step, from rows {"step": n, "alignment": {layer: {angle: deg}}}."""
     found = {k for r in records for angles in r["alignment"].values() for k in angles}
     panels = [k for k in ANGLES if k in found]

@@ -1,6 +1,6 @@
 """Writing a trained model for other tools: a torch state dict, ONNX, or safetensors.
 
-Each format holds torch.nn's layout (`corebp.interop.to_torch`), so the weights load into
+Each format holds torch.nn's layout (`corebp.inference.interop.to_torch`), so the weights load into
 the torch.nn model that `architecture` describes:
 
 - torch: `torch.save({"architecture": [...], "state_dict": {...}})`, readable with
@@ -21,12 +21,12 @@ from typing import Any
 
 import torch
 
-from corebp.atomic import write_atomic, write_bytes_atomic
 from corebp.errors import ConfigError
-from corebp.interop import architecture, to_torch
+from corebp.inference.interop import architecture, to_torch
+from corebp.inference.trained import PREPROCESSING, TrainedRun
 from corebp.layers import Linear
-from corebp.optional import require
-from corebp.trained import PREPROCESSING, TrainedRun
+from corebp.util.atomic import write_atomic, write_bytes_atomic
+from corebp.util.optional import require
 
 #: Each format with the file suffix it gets by default.
 FORMATS = {"torch": ".pt", "onnx": ".onnx", "safetensors": ".safetensors"}

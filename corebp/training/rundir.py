@@ -21,8 +21,8 @@ import torch
 from omegaconf import OmegaConf
 
 import corebp
-from corebp.atomic import write_atomic
 from corebp.errors import ConfigError
+from corebp.util.atomic import write_atomic
 
 
 def default_run_dir(recipe_name: str) -> Path:

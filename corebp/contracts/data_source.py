@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import torch
 from torch import Tensor
 
-from corebp.preprocess import ImagePreprocessing
+from corebp.inference.preprocess import ImagePreprocessing
 
 
 class DataSource:

@@ -15,8 +15,8 @@ from typing import Any
 
 from torch import Tensor, nn
 
+from corebp.contracts.layer import Layer
 from corebp.errors import ConfigError
-from corebp.layer import Layer
 from corebp.layers import (
     AvgPool2d,
     BatchNorm1d,
@@ -33,7 +33,7 @@ from corebp.layers import (
     Tanh,
 )
 from corebp.layers.batch_norm import BatchNorm
-from corebp.sequential import Sequential
+from corebp.layers.sequential import Sequential
 
 
 def _transpose(t: Tensor) -> Tensor:

@@ -13,17 +13,17 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from corebp import checkpoint
 from corebp.errors import ConfigError, Diverged
-from corebp.plots import plot_alignment, plot_curves, plot_weight_grid
 from corebp.plugins import Registry, registry
 from corebp.recipe import load_recipe
 from corebp.recipe.load import LoadedRecipe
-from corebp.rundir import RunDir, provenance
-from corebp.trainer import Interrupted, Trainer
+from corebp.training import checkpoint
+from corebp.training.plots import plot_alignment, plot_curves, plot_weight_grid
+from corebp.training.rundir import RunDir, provenance
+from corebp.training.trainer import Interrupted, Trainer
 
 if TYPE_CHECKING:
-    from corebp.distributed import DataParallel
+    from corebp.training.distributed import DataParallel
 
 
 def run_recipe(

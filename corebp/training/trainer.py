@@ -21,23 +21,23 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import Tensor
 
-from corebp.distributed import require_shard
+from corebp.contracts.learning_rule import LearningRule, rule_generator
+from corebp.contracts.logger import Logger
+from corebp.contracts.loss import Loss
+from corebp.contracts.metric import Metric
+from corebp.contracts.optimizer import Optimizer
 from corebp.errors import ConfigError, CorebpError, Diverged
 from corebp.hookspecs import TrainingRun
-from corebp.learning_rule import LearningRule, rule_generator
-from corebp.logger import Logger
-from corebp.loss import Loss
-from corebp.metric import Metric
-from corebp.optimizer import Optimizer
+from corebp.layers.sequential import Sequential
 from corebp.plugins import Registry, registry
-from corebp.progress import ProgressBar, epoch_line, wants_bar
 from corebp.recipe.components import build
 from corebp.recipe.load import LoadedRecipe
 from corebp.recipe.schema import Recipe
-from corebp.sequential import Sequential
+from corebp.training.distributed import require_shard
+from corebp.training.progress import ProgressBar, epoch_line, wants_bar
 
 if TYPE_CHECKING:
-    from corebp.distributed import DataParallel
+    from corebp.training.distributed import DataParallel
 
 EpochCallback = Callable[[dict[str, Any]], object]
 
@@ -125,7 +125,7 @@ def attach_learning_rule(recipe: Recipe, reg: Registry, model: Sequential) -> Le
 class Trainer:
     """Everything one recipe run needs, built and checked up front.
 
-    With `parallel` (a torchrun launch, see `corebp.distributed`) this process trains on its
+    With `parallel` (a torchrun launch, see `training.distributed`) this process trains on its
     shard of every batch, its gradients are all-reduced after the backward, and only rank 0
     evaluates and prints.
     """

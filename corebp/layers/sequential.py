@@ -9,8 +9,8 @@ from typing import NoReturn
 import torch
 from torch import Tensor
 
+from corebp.contracts.layer import Layer
 from corebp.errors import ConfigError, CorebpError, ShapeError
-from corebp.layer import Layer
 
 #: How torch's plain RuntimeErrors word a shape mismatch ("mat1 and mat2 shapes cannot be
 #: multiplied", "The size of tensor a (3) must match ... dimension 1").

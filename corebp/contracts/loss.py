@@ -9,8 +9,8 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
+from corebp.contracts.layer import NO_CTX, default_example
 from corebp.errors import ConfigError, ShapeError, StateError, did_you_mean
-from corebp.layer import NO_CTX, default_example
 
 REDUCTIONS = ("mean", "sum")
 

@@ -2,7 +2,7 @@
 
 `AlignmentCheck` listens to the run's `corebp_after_backward`, after every other listener and
 before the update. On every `every`-th step (step 0 included) it has
-`corebp.gradcheck.reference_signals` differentiate the model's and loss's `reference()` with
+`corebp.checks.gradcheck.reference_signals` differentiate the model's and loss's `reference()` with
 autograd, on the same weights and batch, and measures per layer that learns (each top-level
 layer with a weight `W`, named like its parameter, "0.W") the angle in degrees
 
@@ -19,7 +19,7 @@ that learns, so every rule, backprop included, gets `update_vs_gradient` and
 Each measurement is a row of `run.records` (metrics.jsonl, between the epoch rows):
 `{"step": n, "alignment": {"0.W": {"update_vs_gradient": ..., ...}, ...}}`; summary.json gets
 `alignment`: `every`, `steps_measured` and per layer and angle its first, last, min and mean;
-the run directory gets alignment.png (`corebp.plots.plot_alignment`).
+the run directory gets alignment.png (`corebp.training.plots.plot_alignment`).
 """
 
 from __future__ import annotations
@@ -30,12 +30,12 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from corebp.gradcheck import reference_signals
+from corebp.checks.gradcheck import reference_signals
+from corebp.contracts.layer import Layer, Wrapper
+from corebp.contracts.learning_rule import LearningRule
+from corebp.contracts.loss import Loss
 from corebp.hookspecs import TrainingRun, hookimpl
-from corebp.layer import Layer, Wrapper
-from corebp.learning_rule import LearningRule
-from corebp.loss import Loss
-from corebp.sequential import Sequential
+from corebp.layers.sequential import Sequential
 
 #: The angles measured, in the order they are plotted.
 ANGLES = ("update_vs_gradient", "feedback_vs_weight", "error_vs_backprop")

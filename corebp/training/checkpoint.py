@@ -34,7 +34,7 @@ import torch
 from corebp.errors import ConfigError
 
 if TYPE_CHECKING:
-    from corebp.trainer import Trainer
+    from corebp.training.trainer import Trainer
 
 #: Bumped when the layout changes; a checkpoint of another format is refused.
 FORMAT = 2

@@ -20,7 +20,7 @@ import torch
 from torch import Tensor
 
 from corebp.errors import ConfigError
-from corebp.sequential import Sequential
+from corebp.layers.sequential import Sequential
 
 #: Added to `train.seed` to seed a rule's generator, so that its stream is not the shuffle's.
 SEED_OFFSET = 1_000_003

@@ -2,14 +2,14 @@
 
 `AutogradCheck` listens to the run's `corebp_after_backward`: after each batch's explicit
 backward, before the update. On every `every`-th step it has
-`corebp.gradcheck.compare_with_autograd` differentiate the model's and loss's `reference()`
+`corebp.checks.gradcheck.compare_with_autograd` differentiate the model's and loss's `reference()`
 with autograd, on a detached copy of the *same* weights and the *same* batch, and compare
 with the gradients the explicit backward accumulated, per parameter tensor:
 
     abs error = max |g − g_autograd|,   rel error = abs error / max |g_autograd|
 
 A step fails when abs error > atol + rtol · max |g_autograd| for some tensor (tolerances
-default to corebp.gradcheck's autograd tolerances for the dtype: 1e-5 + 1e-4·max in float32,
+default to corebp.checks.gradcheck's autograd tolerances for the dtype: 1e-5 + 1e-4·max in float32,
 1e-13 + 1e-10·max in float64; atol keeps float32 round-off from failing a batch whose
 gradients are all nearly zero). Then the run stops with `AutogradMismatch` — unless the
 model or loss contains a
@@ -19,7 +19,7 @@ with `passed: false`, and training goes on.
 
 The stronger `twin` mode also trains a torch twin in lockstep: the same initial weights
 wrapped in `nn.Parameter`s, the model's `reference()` as its forward, autograd (through
-`corebp.gradcheck.reference_gradients`) for the gradients and the optimizer's declared
+`corebp.checks.gradcheck.reference_gradients`) for the gradients and the optimizer's declared
 `torch_counterpart` (a `torch.optim` class) with the same hyperparameters and learning rate
 at every step. It reports the largest parameter difference at the end and the twin's own
 metrics on the test split — the recipe's metrics, evaluated with the twin as the model.
@@ -37,18 +37,18 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from corebp.errors import ConfigError, CorebpError, Diverged
-from corebp.gradcheck import (
+from corebp.checks.gradcheck import (
     LOW_PRECISION,
     TOLERANCES,
     compare_with_autograd,
     is_exact,
     reference_gradients,
 )
+from corebp.contracts.layer import Layer
+from corebp.contracts.loss import Loss
+from corebp.contracts.optimizer import Optimizer
+from corebp.errors import ConfigError, CorebpError, Diverged
 from corebp.hookspecs import TrainingRun, hookimpl
-from corebp.layer import Layer
-from corebp.loss import Loss
-from corebp.optimizer import Optimizer
 
 
 class AutogradMismatch(CorebpError, RuntimeError):

@@ -37,9 +37,9 @@ from typing import Any, NamedTuple
 import torch
 from torch import Tensor
 
-from corebp.layer import Layer
-from corebp.loss import Loss
-from corebp.sequential import Sequential
+from corebp.contracts.layer import Layer
+from corebp.contracts.loss import Loss
+from corebp.layers.sequential import Sequential
 
 METHODS = ("finite_differences", "autograd")
 

@@ -40,10 +40,10 @@ from typing import Any
 import torch
 
 import corebp
-from corebp.atomic import write_bytes_atomic
 from corebp.errors import ConfigError
 from corebp.recipe import load_recipe
-from corebp.rundir import strict_json
+from corebp.training.rundir import strict_json
+from corebp.util.atomic import write_bytes_atomic
 
 #: Keys a grid may not vary: the sweep sets them itself.
 RESERVED = {"train.seed": "use --seeds", "output.dir": "the sweep names each run's directory"}

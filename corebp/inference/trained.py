@@ -21,14 +21,14 @@ import torch
 from torch import Tensor
 
 from corebp.errors import ConfigError, DataError
+from corebp.inference.preprocess import ImagePreprocessing
 from corebp.layers import Softmax
+from corebp.layers.sequential import Sequential
 from corebp.losses import CrossEntropyLoss
 from corebp.plugins import Registry, registry
-from corebp.preprocess import ImagePreprocessing
 from corebp.recipe import LoadedRecipe, load_recipe
 from corebp.recipe.schema import ChecksSpec
-from corebp.sequential import Sequential
-from corebp.trainer import Trainer, build_model, resolve_device
+from corebp.training.trainer import Trainer, build_model, resolve_device
 
 RECIPE = "recipe.yaml"
 CHECKPOINT = "checkpoint.pt"

@@ -34,13 +34,13 @@ import torch
 import torch.distributed as dist
 from torch import Tensor
 
+from corebp.contracts.layer import Layer
+from corebp.contracts.loss import Loss
 from corebp.errors import ConfigError, CorebpError
 from corebp.hookspecs import TrainingRun, hookimpl
-from corebp.layer import Layer
-from corebp.loss import Loss
+from corebp.layers.sequential import Sequential
 from corebp.recipe.schema import DistributedSpec, Recipe
-from corebp.rundir import RunDir
-from corebp.sequential import Sequential
+from corebp.training.rundir import RunDir
 
 T = TypeVar("T")
 

@@ -1,0 +1,1 @@
+"""Plumbing the rest of corebp shares: atomic writes, environment flags, optional dependencies."""
