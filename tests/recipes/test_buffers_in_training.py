@@ -8,7 +8,8 @@ import io
 import torch
 from corebp_optim.sgd import SGD
 
-from corebp import BatchNorm1d, checkpoint
+from corebp import BatchNorm1d
+from corebp.training import checkpoint
 
 
 def test_an_optimizer_step_never_touches_buffers() -> None:
