@@ -9,10 +9,10 @@ docs/plugins.md documents each hook with its signature and when it is called
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
-import pluggy
+from corebp.contracts.run import TrainingRun
+from corebp.markers import PROJECT, hookimpl, hookspec
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -28,59 +28,8 @@ if TYPE_CHECKING:
     from corebp.contracts.metric import Metric
     from corebp.contracts.optimizer import Optimizer
     from corebp.contracts.schedule import Schedule
-    from corebp.layers.sequential import Sequential
-    from corebp.recipe.schema import Recipe
 
-PROJECT = "corebp"
-hookspec = pluggy.HookspecMarker(PROJECT)
-hookimpl = pluggy.HookimplMarker(PROJECT)
-
-
-class TrainingRun(Protocol):
-    """What a training-event hook sees of a run. Read-only attributes; what may change is
-    the tensors inside them (`model.grads`, `model.params`) and `optimizer.lr`."""
-
-    @property
-    def recipe(self) -> Recipe:
-        """The validated recipe (read it; do not change it)."""
-
-    @property
-    def model(self) -> Sequential:
-        """The model; `model.params` / `model.grads` are its tensors by name."""
-
-    @property
-    def loss(self) -> Loss:
-        """The loss."""
-
-    @property
-    def optimizer(self) -> Optimizer:
-        """The update rule; `optimizer.lr` is the learning rate of the coming update."""
-
-    @property
-    def learning_rule(self) -> LearningRule:
-        """How backward assigns credit (`exact_gradient` False for a non-gradient rule)."""
-
-    @property
-    def data(self) -> DataSource:
-        """The data source (splits, batches)."""
-
-    @property
-    def step(self) -> int:
-        """The current update's number, counting from 0 over the whole run."""
-
-    @property
-    def epoch(self) -> int:
-        """The current epoch, counting from 0."""
-
-    @property
-    def records(self) -> list[dict[str, Any]]:
-        """Rows metrics.jsonl holds between the epoch rows, each with a `step` key and no
-        `epoch` (a listener may append one; they are checkpointed with the run)."""
-
-    def evaluate(
-        self, split: str, forward: Callable[[Tensor], Tensor] | None = None
-    ) -> dict[str, Any]:
-        """The recipe's metrics on a split, with `forward` (default: the model's) as model."""
+__all__ = ["PROJECT", "TrainingRun", "hookimpl", "hookspec"]
 
 
 # -- registration -----------------------------------------------------------------------

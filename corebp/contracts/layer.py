@@ -1,23 +1,34 @@
 """The layer contract, written once: `forward` caches, `backward` consumes the cache.
 
-A concrete layer fills in `_forward(x) -> (y, ctx)` and
-`_backward(ctx, grad_y, input_grad) -> grad_x` (accumulating into `self.grads`; when
-`input_grad` is False nobody needs dL/dx and it may return None), and optionally
+A concrete layer fills in `_forward(x) -> (y, ctx)` and the two halves of its backward, as
+Lua Torch's `updateGradInput` / `accGradParameters`:
+
+- `update_grad_input(ctx, grad_y, params) -> grad_x`: dL/dx, computed from `params` (the
+  layer's own in backprop; a learning rule passes its B in W's place);
+- `acc_grad_parameters(ctx, grad_y)`: adds dL/dparams into `self.grads` (default: nothing,
+  for a layer without parameters).
+
+`backward` calls both (dL/dx only when `input_grad`). Optionally a layer gives
 `reference(x, params)`, a plain torch expression of its forward that the gradient checker
-differentiates with autograd, and `example()`, a small instance plus an input shape it
-accepts, which `corebp check` and the contract tests use to check every registered layer.
+differentiates with autograd, `example()`, a small instance plus an input shape it accepts
+(`corebp check` and the contract tests check every registered layer with it), and
+`torch_counterpart`, the torch.nn module it matches (`corebp.contracts.counterpart`;
+export and interop read it).
 """
 
 from __future__ import annotations
 
 import enum
 from collections.abc import Iterator
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 from torch import Tensor
 
 from corebp.errors import StateError
+
+if TYPE_CHECKING:
+    from corebp.contracts.counterpart import TorchCounterpart
 
 
 class _NoCtx(enum.Enum):
@@ -37,6 +48,13 @@ class Layer:
     #: False for layers whose backward deliberately is not the gradient of their forward
     #: (alternative learning rules); the checker then reports a difference as expected.
     exact_gradient: ClassVar[bool] = True
+    #: The parameter whose transpose carries the error down in backprop (W for Linear and
+    #: Conv2d): a feedback learning rule sends errors through a tensor of its own in its place
+    #: (`update_grad_input(ctx, g, params | {name: B})`). None: no rule replaces it.
+    feedback_param: ClassVar[str | None] = None
+    #: How this layer becomes a torch.nn module (`corebp.contracts.counterpart`), or None
+    #: when it has no counterpart (export then refuses a model that contains it).
+    torch_counterpart: ClassVar[TorchCounterpart | None] = None
 
     def __init__(self) -> None:
         self.params: dict[str, Tensor] = {}
@@ -76,6 +94,13 @@ class Layer:
         self._ctx = NO_CTX
         return self._backward(ctx, grad_output, input_grad)
 
+    def _backward(self, ctx: Any, grad_output: Tensor, input_grad: bool) -> Tensor | None:
+        """Both halves: dL/dparams into `grads`, then dL/dx from the layer's own parameters
+        (first, so that a layer that writes dL/dx in place cannot touch what the parameter
+        half reads). A test's deliberately broken variant of a layer may wrap this."""
+        self.acc_grad_parameters(ctx, grad_output)
+        return self.update_grad_input(ctx, grad_output, self.params) if input_grad else None
+
     def __call__(self, x: Tensor) -> Tensor:
         return self.forward(x)
 
@@ -83,10 +108,14 @@ class Layer:
     def _forward(self, x: Tensor) -> tuple[Tensor, Any]:
         raise NotImplementedError(f"{type(self).__name__} must implement _forward(x)")
 
-    def _backward(self, ctx: Any, grad_output: Tensor, input_grad: bool) -> Tensor | None:
+    def update_grad_input(self, ctx: Any, grad_output: Tensor, params: dict[str, Tensor]) -> Tensor:
+        """dL/dx for dL/dy = `grad_output`, with `params` in the parameters' place."""
         raise NotImplementedError(
-            f"{type(self).__name__} must implement _backward(ctx, grad_output, input_grad)"
+            f"{type(self).__name__} must implement update_grad_input(ctx, grad_output, params)"
         )
+
+    def acc_grad_parameters(self, ctx: Any, grad_output: Tensor) -> None:
+        """Add dL/dparams for dL/dy = `grad_output` into `self.grads` (no parameters: nothing)."""
 
     def reference(self, x: Tensor, params: dict[str, Tensor]) -> Tensor:
         """The forward as a plain torch expression of `x` and `params` (for autograd checks)."""

@@ -7,7 +7,8 @@ from typing import Any
 
 from torch import Tensor
 
-from corebp.hookspecs import TrainingRun, hookimpl
+from corebp.contracts.run import TrainingRun
+from corebp.markers import hookimpl
 
 
 class Logger:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
+from corebp.contracts.counterpart import TorchCounterpart
 from corebp.contracts.layer import Layer
 from corebp.errors import ConfigError, ShapeError
 from corebp.layers.pairs import Pair, pair
@@ -24,6 +25,21 @@ class AvgPool2d(Layer):
     count_include_pad is False, or divisor_override. stride defaults to kernel_size.
     Backward: dx[window of (p, q)] += g[p, q] / D, aten's `avg_pool2d_backward`.
     """
+
+    torch_counterpart: ClassVar = TorchCounterpart(
+        nn.AvgPool2d,
+        lambda layer: {
+            "kernel_size": layer.kernel_size,
+            "stride": layer.stride,
+            "padding": layer.padding,
+            "ceil_mode": layer.ceil_mode,
+            "count_include_pad": layer.count_include_pad,
+            "divisor_override": layer.divisor_override,
+        },
+        lambda m: AvgPool2d(
+            m.kernel_size, m.stride, m.padding, m.ceil_mode, m.count_include_pad, m.divisor_override
+        ),
+    )
 
     check_args: ClassVar = [
         {},
@@ -89,8 +105,10 @@ class AvgPool2d(Layer):
             raise ShapeError(f"input of shape {tuple(x.shape)}: {e}") from None
         return y, x
 
-    def _backward(self, x: Tensor, grad_output: Tensor, input_grad: bool) -> Tensor | None:
-        return avg_pool2d_backward(grad_output, x, *self._args()) if input_grad else None
+    def update_grad_input(
+        self, x: Tensor, grad_output: Tensor, params: dict[str, Tensor]
+    ) -> Tensor:
+        return avg_pool2d_backward(grad_output, x, *self._args())
 
     @classmethod
     def example(

@@ -5,11 +5,13 @@ The two differ only in the input shapes they accept, so they share this file.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
+from corebp.contracts.counterpart import TorchCounterpart, same
 from corebp.contracts.layer import Layer
 from corebp.errors import ConfigError, ShapeError
 from corebp.layers.pairs import positive
@@ -107,21 +109,47 @@ class BatchNorm(Layer):
     def _backward(
         self, ctx: tuple[Tensor, Tensor], grad_output: Tensor, input_grad: bool
     ) -> Tensor | None:
-        xhat, invstd = ctx
-        dims = [d for d in range(xhat.dim()) if d != 1]
-        view = self._view(xhat)
-        need_sums = self.affine or (input_grad and self.training)
-        if need_sums:
-            sum_g = grad_output.sum(dims)
-            sum_gx = (grad_output * xhat).sum(dims)
+        # Both halves from one pass over the sums they share.
+        need = self.affine or (input_grad and self.training)
+        sums = self._sums(ctx, grad_output) if need else None
         if self.affine:
-            self.grads["W"].add_(sum_gx)
-            self.grads["b"].add_(sum_g)
-        if not input_grad:
-            return None
-        scale = invstd if not self.affine else invstd * self.params["W"]
+            self._accumulate(sums)
+        return self._input_grad(ctx, grad_output, self.params, sums) if input_grad else None
+
+    def acc_grad_parameters(self, ctx: tuple[Tensor, Tensor], grad_output: Tensor) -> None:
+        if self.affine:
+            self._accumulate(self._sums(ctx, grad_output))
+
+    def update_grad_input(
+        self, ctx: tuple[Tensor, Tensor], grad_output: Tensor, params: dict[str, Tensor]
+    ) -> Tensor:
+        sums = self._sums(ctx, grad_output) if self.training else None
+        return self._input_grad(ctx, grad_output, params, sums)
+
+    def _sums(self, ctx: tuple[Tensor, Tensor], grad_output: Tensor) -> tuple[Tensor, Tensor]:
+        """(Σ g, Σ g·x̂) per channel: what both halves read."""
+        xhat = ctx[0]
+        dims = [d for d in range(xhat.dim()) if d != 1]
+        return grad_output.sum(dims), (grad_output * xhat).sum(dims)
+
+    def _accumulate(self, sums: Any) -> None:
+        sum_g, sum_gx = sums
+        self.grads["W"].add_(sum_gx)
+        self.grads["b"].add_(sum_g)
+
+    def _input_grad(
+        self,
+        ctx: tuple[Tensor, Tensor],
+        grad_output: Tensor,
+        params: dict[str, Tensor],
+        sums: Any,
+    ) -> Tensor:
+        xhat, invstd = ctx
+        view = self._view(xhat)
+        scale = invstd if not self.affine else invstd * params["W"]
         if not self.training:
             return grad_output * scale.view(view)
+        sum_g, sum_gx = sums
         count = xhat.numel() // xhat.shape[1]
         dx = xhat * (sum_gx / count).view(view)
         dx = (grad_output - (sum_g / count).view(view)).sub_(dx)
@@ -147,11 +175,41 @@ class BatchNorm(Layer):
         )
 
 
+def _from_torch(cls: type[BatchNorm], m: nn.BatchNorm1d | nn.BatchNorm2d) -> BatchNorm:
+    if not m.track_running_stats:
+        raise ConfigError(
+            f"torch.nn.{type(m).__name__}(track_running_stats=False): corebp's {cls.__name__} "
+            "keeps running statistics for eval mode; expected track_running_stats=True."
+        )
+    mean = m.running_mean
+    assert mean is not None  # tracked statistics exist
+    return cls(m.num_features, m.eps, m.momentum, m.affine, dtype=mean.dtype, device=mean.device)
+
+
+def _args(layer: BatchNorm) -> dict[str, Any]:
+    return {
+        "num_features": layer.num_features,
+        "eps": layer.eps,
+        "momentum": layer.momentum,
+        "affine": layer.affine,
+    }
+
+
+_PARAMS: dict[str, tuple[str, Callable[[Tensor], Tensor]]] = {
+    "W": ("weight", same),
+    "b": ("bias", same),
+}
+_BUFFERS = ("running_mean", "running_var", "num_batches_tracked")
+
+
 class BatchNorm1d(BatchNorm):
     """Batch normalisation of (N, C) features or (N, C, L) sequences; see `BatchNorm`."""
 
     ranks = (2, 3)
     shapes = "(batch, {C}) or (batch, {C}, length)"
+    torch_counterpart: ClassVar = TorchCounterpart(
+        nn.BatchNorm1d, _args, lambda m: _from_torch(BatchNorm1d, m), _PARAMS, _BUFFERS
+    )
 
     @classmethod
     def example(
@@ -165,6 +223,9 @@ class BatchNorm2d(BatchNorm):
 
     ranks = (4,)
     shapes = "(batch, {C}, height, width)"
+    torch_counterpart: ClassVar = TorchCounterpart(
+        nn.BatchNorm2d, _args, lambda m: _from_torch(BatchNorm2d, m), _PARAMS, _BUFFERS
+    )
 
     @classmethod
     def example(

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
+from corebp.contracts.counterpart import TorchCounterpart, same
 from corebp.contracts.layer import Layer
 from corebp.errors import ConfigError, ShapeError
 from corebp.layers.init import initialise
@@ -17,15 +18,57 @@ from corebp.layers.pairs import Pair, pair, positive
 convolution_backward = torch.ops.aten.convolution_backward.default
 
 
+def _from_torch(m: nn.Conv2d) -> Conv2d:
+    if isinstance(m.padding, str) or m.padding_mode != "zeros":
+        raise ConfigError(
+            f"torch.nn.Conv2d(padding={m.padding!r}, padding_mode={m.padding_mode!r}): corebp's "
+            "Conv2d pads with zeros by a number of pixels; expected padding=(h, w) and "
+            "padding_mode='zeros'."
+        )
+    size: Any = m.kernel_size  # torch types them tuple[int, ...]; Conv2d checks they are pairs
+    stride: Any = m.stride
+    padding: Any = m.padding
+    dilation: Any = m.dilation
+    return Conv2d(
+        m.in_channels,
+        m.out_channels,
+        size,
+        stride=stride,
+        padding=padding,
+        dilation=dilation,
+        groups=m.groups,
+        bias=m.bias is not None,
+        init="zeros",
+        dtype=m.weight.dtype,
+        device=m.weight.device,
+    )
+
+
 class Conv2d(Layer):
     """y[n, o] = b[o] + Σ_c Σ_ij W[o, c, i, j] · x_pad[n, g·C_in/G + c, s·p + d·i, s·q + d·j].
 
     x: (N, C_in, H, W), W: (C_out, C_in/G, kh, kw), b: (C_out,), y: (N, C_out, H', W') with
     H' = ⌊(H + 2·pad − d·(kh − 1) − 1) / s⌋ + 1 (likewise W'); G = groups, o in group g.
     Backward: dW += Σ_n g ⋆ x (the correlation of each output gradient with its input patch),
-    db += Σ_{n,p,q} g, dx = the transposed convolution of g with W — all three from one call
-    of aten's `convolution_backward`, which skips dx when `input_grad` is False.
+    db += Σ_{n,p,q} g, dx = the transposed convolution of g with W — from aten's
+    `convolution_backward`, one call for both halves in backprop.
     """
+
+    torch_counterpart: ClassVar = TorchCounterpart(
+        nn.Conv2d,
+        lambda layer: {
+            "in_channels": layer.in_channels,
+            "out_channels": layer.out_channels,
+            "kernel_size": layer.kernel_size,
+            "stride": layer.stride,
+            "padding": layer.padding,
+            "dilation": layer.dilation,
+            "groups": layer.groups,
+            "bias": "b" in layer.params,
+        },
+        lambda m: _from_torch(m),
+        {"W": ("weight", same), "b": ("bias", same)},
+    )
 
     check_args: ClassVar = [
         {},
@@ -38,6 +81,7 @@ class Conv2d(Layer):
             "padding": (1, 0),
         },
     ]
+    feedback_param: ClassVar = "W"
 
     def __init__(
         self,
@@ -100,9 +144,28 @@ class Conv2d(Layer):
         return y, x
 
     def _backward(self, x: Tensor, grad_output: Tensor, input_grad: bool) -> Tensor | None:
-        W = self.params["W"]
-        has_bias = "b" in self.grads
-        dx, dW, db = convolution_backward(
+        # Both halves in one aten call (what autograd runs); equal, bit for bit, to the two
+        # separate calls below (tests/core/test_layer_contract.py checks it).
+        dx, dW, db = self._convolution_backward(x, grad_output, self.params["W"], input_grad, True)
+        self._accumulate(dW, db)
+        return dx if input_grad else None
+
+    def acc_grad_parameters(self, x: Tensor, grad_output: Tensor) -> None:
+        _, dW, db = self._convolution_backward(x, grad_output, self.params["W"], False, True)
+        self._accumulate(dW, db)
+
+    def update_grad_input(
+        self, x: Tensor, grad_output: Tensor, params: dict[str, Tensor]
+    ) -> Tensor:
+        dx, _, _ = self._convolution_backward(x, grad_output, params["W"], True, False)
+        return dx
+
+    def _convolution_backward(
+        self, x: Tensor, grad_output: Tensor, W: Tensor, dx: bool, dparams: bool
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """aten's (dx, dW, db) for this layer's geometry, with W in the weight's place."""
+        has_bias = dparams and "b" in self.grads
+        return convolution_backward(
             grad_output,
             x,
             W,
@@ -113,12 +176,13 @@ class Conv2d(Layer):
             False,
             [0, 0],
             self.groups,
-            [input_grad, True, has_bias],
+            [dx, dparams, has_bias],
         )
+
+    def _accumulate(self, dW: Tensor, db: Tensor) -> None:
         self.grads["W"].add_(dW)
-        if has_bias:
+        if "b" in self.grads:
             self.grads["b"].add_(db)
-        return dx if input_grad else None
 
     @classmethod
     def example(

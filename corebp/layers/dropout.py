@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
+from corebp.contracts.counterpart import TorchCounterpart
 from corebp.contracts.layer import Layer
 from corebp.errors import ConfigError, StateError
 
@@ -19,6 +20,10 @@ class Dropout(Layer):
     (reproducible; re-seeded when `to(device)` moves the layer), else from torch's global RNG.
     The last training mask stays in `mask` after backward (for inspection and `reference`).
     """
+
+    torch_counterpart: ClassVar = TorchCounterpart(
+        nn.Dropout, lambda layer: {"p": layer.p}, lambda m: Dropout(m.p)
+    )
 
     check_args: ClassVar = [{}, {"p": 0.2}]
 
@@ -49,7 +54,9 @@ class Dropout(Layer):
         self.mask = mask.div_(1 - self.p)
         return x * mask, mask
 
-    def _backward(self, mask: Tensor | None, grad_output: Tensor, input_grad: bool) -> Tensor:
+    def update_grad_input(
+        self, mask: Tensor | None, grad_output: Tensor, params: dict[str, Tensor]
+    ) -> Tensor:
         return grad_output if mask is None else grad_output * mask
 
     def to(

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from torch import Size, Tensor
+from torch import Size, Tensor, nn
 
+from corebp.contracts.counterpart import TorchCounterpart
 from corebp.contracts.layer import Layer
 from corebp.errors import ConfigError, ShapeError
 
@@ -16,6 +17,12 @@ class Flatten(Layer):
 
     Backward: dx = g reshaped back to x's shape (a reshape moves no value).
     """
+
+    torch_counterpart: ClassVar = TorchCounterpart(
+        nn.Flatten,
+        lambda layer: {"start_dim": layer.start_dim, "end_dim": layer.end_dim},
+        lambda m: Flatten(m.start_dim, m.end_dim),
+    )
 
     check_args: ClassVar = [{}, {"start_dim": 2}, {"start_dim": 0, "end_dim": -2}]
 
@@ -44,7 +51,9 @@ class Flatten(Layer):
             )
         return x.flatten(start, end), x.shape
 
-    def _backward(self, shape: Size, grad_output: Tensor, input_grad: bool) -> Tensor:
+    def update_grad_input(
+        self, shape: Size, grad_output: Tensor, params: dict[str, Tensor]
+    ) -> Tensor:
         return grad_output.reshape(shape)
 
     @classmethod

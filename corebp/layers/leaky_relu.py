@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import ClassVar
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
+from corebp.contracts.counterpart import TorchCounterpart
 from corebp.contracts.layer import Layer
 from corebp.errors import ConfigError
 
@@ -16,6 +17,12 @@ class LeakyReLU(Layer):
 
     Backward: dx = g ⊙ (1 if x > 0 else a), using the cached input x.
     """
+
+    torch_counterpart: ClassVar = TorchCounterpart(
+        nn.LeakyReLU,
+        lambda layer: {"negative_slope": layer.negative_slope},
+        lambda m: LeakyReLU(m.negative_slope),
+    )
 
     check_args: ClassVar = [{}, {"negative_slope": 0.3}]
 
@@ -30,7 +37,9 @@ class LeakyReLU(Layer):
     def _forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         return torch.nn.functional.leaky_relu(x, self.negative_slope), x
 
-    def _backward(self, x: Tensor, grad_output: Tensor, input_grad: bool) -> Tensor:
+    def update_grad_input(
+        self, x: Tensor, grad_output: Tensor, params: dict[str, Tensor]
+    ) -> Tensor:
         return torch.where(x > 0, grad_output, grad_output * self.negative_slope)
 
     def reference(self, x: Tensor, params: dict[str, Tensor]) -> Tensor:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
+from corebp.contracts.counterpart import TorchCounterpart, same, transpose
 from corebp.contracts.layer import Layer
 from corebp.errors import ConfigError, ShapeError
 from corebp.layers.init import initialise
@@ -18,7 +19,26 @@ class Linear(Layer):
     Backward: dW += xᵀ @ g, db += Σ_n g, dx = g @ Wᵀ, with g = dL/dy of shape (N, out).
     """
 
+    torch_counterpart: ClassVar = TorchCounterpart(
+        nn.Linear,
+        lambda layer: {
+            "in_features": layer.in_features,
+            "out_features": layer.out_features,
+            "bias": "b" in layer.params,
+        },
+        lambda m: Linear(
+            m.in_features,
+            m.out_features,
+            bias=m.bias is not None,
+            init="zeros",
+            dtype=m.weight.dtype,
+            device=m.weight.device,
+        ),
+        {"W": ("weight", transpose), "b": ("bias", same)},
+    )
+
     check_args: ClassVar = [{}, {"bias": False, "init": "normal", "std": 0.5}]
+    feedback_param: ClassVar = "W"
 
     def __init__(
         self,
@@ -69,14 +89,18 @@ class Linear(Layer):
         y = x.mm(W) if b is None else torch.addmm(b, x, W)
         return y, x
 
-    def _backward(self, x: Tensor, grad_output: Tensor, input_grad: bool) -> Tensor | None:
+    def acc_grad_parameters(self, x: Tensor, grad_output: Tensor) -> None:
         if self._transposed(x):  # dWᵀ = gᵀ x, as in _forward
             self.grads["W"].add_(grad_output.t().mm(x).t())
         else:
             self.grads["W"].addmm_(x.t(), grad_output)
         if "b" in self.grads:
             self.grads["b"].add_(grad_output.sum(0))
-        return grad_output.mm(self.params["W"].t()) if input_grad else None
+
+    def update_grad_input(
+        self, x: Tensor, grad_output: Tensor, params: dict[str, Tensor]
+    ) -> Tensor:
+        return grad_output.mm(params["W"].t())
 
     def _transposed(self, x: Tensor) -> bool:
         """Whether to run the products transposed: a narrow output and a large batch.

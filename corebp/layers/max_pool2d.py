@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
+from corebp.contracts.counterpart import TorchCounterpart
 from corebp.contracts.layer import Layer
 from corebp.errors import ConfigError, ShapeError
 from corebp.layers.pairs import Pair, pair
@@ -17,6 +18,15 @@ max_pool2d_with_indices = torch.ops.aten.max_pool2d_with_indices.default
 max_pool2d_with_indices_backward = torch.ops.aten.max_pool2d_with_indices_backward.default
 
 
+def _from_torch(m: nn.MaxPool2d) -> MaxPool2d:
+    if m.return_indices:
+        raise ConfigError(
+            "torch.nn.MaxPool2d(return_indices=True): corebp's MaxPool2d returns the pooled "
+            "values only; expected return_indices=False."
+        )
+    return MaxPool2d(m.kernel_size, m.stride, m.padding, m.dilation, m.ceil_mode)
+
+
 class MaxPool2d(Layer):
     """y[n, c, p, q] = max_{i,j} x_pad[n, c, s·p + d·i, s·q + d·j], padding with −∞.
 
@@ -25,6 +35,18 @@ class MaxPool2d(Layer):
     Backward: dx[argmax of each window] += g (the cached indices of the maxima; ties go to
     the first, as in torch), aten's `max_pool2d_with_indices_backward`.
     """
+
+    torch_counterpart: ClassVar = TorchCounterpart(
+        nn.MaxPool2d,
+        lambda layer: {
+            "kernel_size": layer.kernel_size,
+            "stride": layer.stride,
+            "padding": layer.padding,
+            "dilation": layer.dilation,
+            "ceil_mode": layer.ceil_mode,
+        },
+        lambda m: _from_torch(m),
+    )
 
     check_args: ClassVar = [
         {},
@@ -68,11 +90,9 @@ class MaxPool2d(Layer):
             raise ShapeError(f"input of shape {tuple(x.shape)}: {e}") from None
         return y, (x, indices)
 
-    def _backward(
-        self, ctx: tuple[Tensor, Tensor], grad_output: Tensor, input_grad: bool
-    ) -> Tensor | None:
-        if not input_grad:
-            return None
+    def update_grad_input(
+        self, ctx: tuple[Tensor, Tensor], grad_output: Tensor, params: dict[str, Tensor]
+    ) -> Tensor:
         x, indices = ctx
         return max_pool2d_with_indices_backward(grad_output, x, *self._args(), indices)
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-import torch
-from torch import Tensor
+from typing import ClassVar
 
+import torch
+from torch import Tensor, nn
+
+from corebp.contracts.counterpart import TorchCounterpart
 from corebp.contracts.layer import Layer
 
 #: Semi-private aten op (signature pinned by a test): dx = g where y > threshold, else 0.
@@ -19,11 +22,15 @@ class ReLU(Layer):
     then a fill take two and measured several times slower on LeNet's activations.
     """
 
+    torch_counterpart: ClassVar = TorchCounterpart(nn.ReLU)
+
     def _forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         y = torch.relu(x)
         return y, y
 
-    def _backward(self, y: Tensor, grad_output: Tensor, input_grad: bool) -> Tensor:
+    def update_grad_input(
+        self, y: Tensor, grad_output: Tensor, params: dict[str, Tensor]
+    ) -> Tensor:
         return threshold_backward(grad_output, y, 0)
 
     def reference(self, x: Tensor, params: dict[str, Tensor]) -> Tensor:

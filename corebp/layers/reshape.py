@@ -45,7 +45,9 @@ class Reshape(Layer):
             )
         return x.reshape(x.shape[0], *self.shape), x.shape
 
-    def _backward(self, shape: Size, grad_output: Tensor, input_grad: bool) -> Tensor:
+    def update_grad_input(
+        self, shape: Size, grad_output: Tensor, params: dict[str, Tensor]
+    ) -> Tensor:
         return grad_output.reshape(shape)
 
     @classmethod

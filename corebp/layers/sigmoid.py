@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import ClassVar
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
+from corebp.contracts.counterpart import TorchCounterpart
 from corebp.contracts.layer import Layer
 from corebp.errors import ConfigError
 
@@ -24,6 +25,8 @@ class Sigmoid(Layer):
     memory. A g it cannot write into (expanded, non-contiguous, another dtype) is left alone.
     """
 
+    torch_counterpart: ClassVar = TorchCounterpart(nn.Sigmoid)
+
     #: Elements of (1 − y) computed at once by the in-place backward.
     BLOCK = 1 << 17
 
@@ -39,7 +42,9 @@ class Sigmoid(Layer):
         y = torch.sigmoid(x)
         return y, y
 
-    def _backward(self, y: Tensor, grad_output: Tensor, input_grad: bool) -> Tensor:
+    def update_grad_input(
+        self, y: Tensor, grad_output: Tensor, params: dict[str, Tensor]
+    ) -> Tensor:
         g = grad_output
         if not (self.inplace and g.shape == y.shape and g.dtype == y.dtype and g.is_contiguous()):
             return (1 - y).mul_(g).mul_(y)

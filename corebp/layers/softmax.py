@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import ClassVar
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
+from corebp.contracts.counterpart import TorchCounterpart
 from corebp.contracts.layer import Layer
 from corebp.errors import ConfigError, ShapeError
 
@@ -17,6 +18,10 @@ class Softmax(Layer):
     Backward: dx = y ⊙ (g − Σ_j g_j y_j), the sum over `dim` (Jacobian diag(y) − y yᵀ).
     To train a classifier prefer `CrossEntropyLoss` on logits, which fuses this step.
     """
+
+    torch_counterpart: ClassVar = TorchCounterpart(
+        nn.Softmax, lambda layer: {"dim": layer.dim}, lambda m: Softmax(m.dim)
+    )
 
     check_args: ClassVar = [{}, {"dim": 0}]
 
@@ -35,7 +40,9 @@ class Softmax(Layer):
         y = torch.softmax(x, dim=self.dim)
         return y, y
 
-    def _backward(self, y: Tensor, grad_output: Tensor, input_grad: bool) -> Tensor:
+    def update_grad_input(
+        self, y: Tensor, grad_output: Tensor, params: dict[str, Tensor]
+    ) -> Tensor:
         dot = (grad_output * y).sum(dim=self.dim, keepdim=True)
         return (grad_output - dot).mul_(y)
 

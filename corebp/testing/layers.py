@@ -3,7 +3,9 @@
 Each argument set builds an instance through the class's `example(**args)` (so a layer
 with required arguments supplies them there) and is checked for: the gradient checker
 (float64 finite differences and autograd), backward before forward, an input left
-unchanged, `repr`, `deepcopy`; layers also for `input_grad=False`, gradients that
+unchanged, `repr`, `deepcopy`; layers also for `input_grad=False`, `backward` equal to its
+two halves (`acc_grad_parameters`, `update_grad_input`), a `feedback_param` that the input
+half reads from the `params` it is given, gradients that
 accumulate until `zero_grad`, `.to(dtype)` moving every parameter, gradient and buffer, and
 buffers: every tensor the layer keeps is a registered parameter, gradient or buffer, and
 buffers change only in a training-mode forward (not in eval mode, backward or `zero_grad`).
@@ -33,6 +35,8 @@ def layer_checks(cls: type[Layer], sets: list[dict[str, Any]]) -> list[Check]:
         ("backward before forward raises StateError", _layer_backward_first),
         ("forward leaves its input unchanged", _layer_input_unchanged),
         ("input_grad=False gives the same parameter gradients", _layer_input_grad_false),
+        ("backward is its two halves, bit for bit", _layer_two_halves),
+        ("the input half reads the feedback parameter from params", _layer_feedback_param),
         ("gradients accumulate until zero_grad", _layer_accumulates),
         (".to(dtype) moves every parameter, gradient and buffer", _layer_to),
         ("buffers are registered and change only in a training forward", _layer_buffers),
@@ -126,6 +130,56 @@ def _layer_input_grad_false(layer: Layer, shape: tuple[int, ...]) -> None:
             torch.equal(without.grads[name], g),
             f"grads[{name!r}] differ between input_grad=True and input_grad=False",
         )
+
+
+def _layer_two_halves(layer: Layer, shape: tuple[int, ...]) -> None:
+    for mode in (False, True):
+        whole, halves = _float64(layer).train(mode), _float64(layer).train(mode)
+        x = _input(shape)
+        state = torch.random.get_rng_state()  # a random forward (Dropout) draws the same twice
+        y = whole.forward(x)
+        g = torch.randn(y.shape, dtype=y.dtype, generator=torch.Generator().manual_seed(1))
+        dx = whole.backward(g.clone())
+        torch.random.set_rng_state(state)
+        _, ctx = halves._forward(x)
+        halves.acc_grad_parameters(ctx, g.clone())
+        dx_halves = halves.update_grad_input(ctx, g.clone(), halves.params)
+        where = "training" if mode else "eval"
+        expect(
+            dx is not None and torch.equal(dx, dx_halves),
+            f"in {where} mode backward's dL/dx differs from update_grad_input's; backward must "
+            "be acc_grad_parameters then update_grad_input",
+        )
+        for name, grad in _grads(whole).items():
+            expect(
+                torch.equal(halves.grads[name], grad),
+                f"in {where} mode grads[{name!r}] from backward differ from "
+                "acc_grad_parameters'; backward must be its two halves",
+            )
+
+
+def _layer_feedback_param(layer: Layer, shape: tuple[int, ...]) -> None:
+    name = layer.feedback_param
+    if name is None:
+        return
+    layer = _float64(layer)
+    x = _input(shape)
+    y, ctx = layer._forward(x)
+    g = torch.randn(y.shape, dtype=y.dtype, generator=torch.Generator().manual_seed(1))
+    B = torch.randn(
+        layer.params[name].shape, dtype=y.dtype, generator=torch.Generator().manual_seed(2)
+    )
+    dx = layer.update_grad_input(ctx, g, layer.params | {name: B})
+    xr = x.clone().requires_grad_(True)
+    with torch.enable_grad():
+        (layer.reference(xr, layer.params | {name: B}) * g).sum().backward()
+    assert xr.grad is not None
+    expect(
+        torch.allclose(dx, xr.grad, rtol=1e-10, atol=1e-12),
+        f"update_grad_input with params[{name!r}] := B is not dL/dx with B in {name}'s place "
+        f"(max difference {float((dx - xr.grad).abs().max()):.3g}); read {name} from the params "
+        "argument, not self.params",
+    )
 
 
 def _layer_accumulates(layer: Layer, shape: tuple[int, ...]) -> None:

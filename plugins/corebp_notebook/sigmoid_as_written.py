@@ -31,7 +31,9 @@ class SigmoidAsWritten(Layer):
         y = torch.sigmoid(x)
         return y, y
 
-    def _backward(self, y: Tensor, grad_output: Tensor, input_grad: bool) -> Tensor:
+    def update_grad_input(
+        self, y: Tensor, grad_output: Tensor, params: dict[str, Tensor]
+    ) -> Tensor:
         s = torch.sigmoid(y)
         return grad_output * s * (1 - s)
 

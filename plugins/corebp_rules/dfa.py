@@ -11,12 +11,13 @@ size of e). Only the last layer's B has W's shape (`feedback_weights`).
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from torch import Tensor
 
 from corebp.errors import StateError
-from corebp_rules.feedback import FeedbackRule, StandIn, through, transposed_shape
+from corebp_rules.feedback import FeedbackRule, StandIn
 
 
 class DirectFeedbackAlignment(FeedbackRule):
@@ -27,12 +28,12 @@ class DirectFeedbackAlignment(FeedbackRule):
         #: This batch's output error, (N, outputs), set by the last layer's backward.
         self.error: Tensor | None = None
 
-    def input_error(self, stand_in: StandIn, x: Tensor, grad_output: Tensor) -> Tensor:
+    def input_error(self, stand_in: StandIn, x: Tensor, ctx: Any, grad_output: Tensor) -> Tensor:
         if stand_in is self.stand_ins[-1]:
             self.error = e = grad_output.flatten(1)
-            shape = transposed_shape(stand_in.layer)
+            shape = self.torch_shape(stand_in)
             B = self.used[stand_in.name] = self.draw(stand_in.name, shape, x, self._scale(e))
-            return through(stand_in.layer, x, grad_output, B)
+            return self.through(stand_in, ctx, grad_output, B)
         if self.error is None:
             raise StateError("dfa: a hidden layer's backward ran before the output layer's.")
         B = self.draw(

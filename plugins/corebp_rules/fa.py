@@ -8,14 +8,12 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from corebp_rules.feedback import FeedbackRule, StandIn, transposed_shape
+from corebp_rules.feedback import FeedbackRule, StandIn
 
 
 class FeedbackAlignment(FeedbackRule):
     """fa: a fixed random feedback matrix per layer takes the place of Wᵀ."""
 
     def weights(self, stand_in: StandIn) -> Tensor:
-        W = stand_in.params["W"]
-        return self.draw(
-            stand_in.name, transposed_shape(stand_in.layer), W, self.scales[stand_in.name]
-        )
+        name = stand_in.name
+        return self.draw(name, self.torch_shape(stand_in), stand_in.W, self.scales[name])

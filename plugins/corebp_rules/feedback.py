@@ -1,44 +1,69 @@
 """What every feedback rule shares: a stand-in layer that keeps the weight update local and asks
 the rule for the error to send down.
 
-`StandIn(layer)` takes a Linear's or Conv2d's place in the model. Its forward is the layer's;
-its backward first runs the layer's own backward without dL/dx (so dW and db are the layer's
-own, from its input and the error delivered to it), then returns the error the rule sends to
-the layer below: `rule.input_error(stand_in, x, grad_output)`.
+`StandIn(layer)` takes the place of a layer that declares a `feedback_param` (Linear's and
+Conv2d's W). Its forward is the layer's; its backward is the layer's two halves
+(`corebp.contracts.layer`): the parameter half as it is (dW and db from the layer's input and
+the error delivered to it), and in the input half the rule's `input_error`, by default the
+layer's own `update_grad_input` with the rule's B in W's place.
+
+A rule gives B in torch.nn's layout of the weight (`weights`), as biotorch draws and stores
+it: Linear's (out, in), which is corebp's Wᵀ; Conv2d's W as it is. The layer's declared torch
+counterpart says how the two layouts map (`layout`), so no rule knows a layer type.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import torch
 from torch import Tensor
 
-from corebp.contracts.layer import Wrapper
+from corebp.contracts.counterpart import same
+from corebp.contracts.layer import Layer, Wrapper
 from corebp.contracts.learning_rule import LearningRule
 from corebp.errors import ConfigError
-from corebp.layers import Conv2d, Linear
-from corebp.layers.conv2d import convolution_backward
 from corebp.layers.sequential import Sequential
 
 
+def layout(layer: Layer) -> Callable[[Tensor], Tensor]:
+    """Between the layer's feedback parameter and torch.nn's layout of it (its own inverse)."""
+    counterpart = type(layer).torch_counterpart
+    if counterpart is None or layer.feedback_param not in counterpart.params:
+        return same
+    return counterpart.params[layer.feedback_param][1]
+
+
 class StandIn(Wrapper):
-    """A Linear or Conv2d whose dL/dx comes from a learning rule; same params, same names."""
+    """A layer whose dL/dx comes from a learning rule; same params, same names."""
 
     exact_gradient: ClassVar[bool] = False
 
-    def __init__(self, layer: Linear | Conv2d, rule: FeedbackRule, name: str) -> None:
+    def __init__(self, layer: Layer, rule: FeedbackRule, name: str) -> None:
         super().__init__(layer)
-        self.layer: Linear | Conv2d = layer
         self.rule = rule
         self.name = name
+        #: The parameter B takes the place of, and the change to torch.nn's layout of it.
+        self.param: str = layer.feedback_param or ""
+        self.layout = layout(layer)
 
-    def _forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        return self.layer.forward(x), x
+    @property
+    def W(self) -> Tensor:
+        """The parameter that B stands in for, in the layer's layout."""
+        return self.params[self.param]
 
-    def _backward(self, x: Tensor, grad_output: Tensor, input_grad: bool) -> Tensor | None:
-        self.layer.backward(grad_output, False)
-        return self.rule.input_error(self, x, grad_output) if input_grad else None
+    def _forward(self, x: Tensor) -> tuple[Tensor, tuple[Tensor, Any]]:
+        y, ctx = self.layer._forward(x)
+        return y, (x, ctx)
+
+    def acc_grad_parameters(self, ctx: tuple[Tensor, Any], grad_output: Tensor) -> None:
+        self.layer.acc_grad_parameters(ctx[1], grad_output)
+
+    def update_grad_input(
+        self, ctx: tuple[Tensor, Any], grad_output: Tensor, params: dict[str, Tensor]
+    ) -> Tensor:
+        return self.rule.input_error(self, ctx[0], ctx[1], grad_output)
 
     def __repr__(self) -> str:
         return f"{type(self.rule).__name__}({self.layer!r})"
@@ -67,18 +92,18 @@ class FeedbackRule(LearningRule):
 
     def attach(self, model: Sequential) -> None:
         for i, layer in enumerate(list(model.layers)):
-            if isinstance(layer, (Linear, Conv2d)):
+            if layer.feedback_param is not None:
                 name = str(i)
-                self.scales[name] = (
-                    self.scale if self.scale is not None else layer.params["W"].std().item()
-                )
+                W = layer.params[layer.feedback_param]
+                self.scales[name] = self.scale if self.scale is not None else W.std().item()
                 stand_in = StandIn(layer, self, name)
                 self.stand_ins.append(stand_in)
                 model.replace(i, stand_in)
         if not self.stand_ins:
             raise ConfigError(
-                f"learning_rule: {type(self).__name__} applies to linear and conv2d layers, and "
-                "the model has none at its top level; use learning_rule: {type: backprop}."
+                f"learning_rule: {type(self).__name__} applies to linear and conv2d layers (and "
+                "to any layer class that declares feedback_param), and the model has none at its "
+                "top level; use learning_rule: {type: backprop}."
             )
 
     def draw(self, name: str, shape: tuple[int, ...], like: Tensor, scale: float) -> Tensor:
@@ -90,18 +115,28 @@ class FeedbackRule(LearningRule):
             B = self.feedback[name] = B.to(like.device, like.dtype)
         return B
 
-    def input_error(self, stand_in: StandIn, x: Tensor, grad_output: Tensor) -> Tensor:
-        """The error sent below `stand_in`: by default its backward with B in W's place."""
+    def input_error(self, stand_in: StandIn, x: Tensor, ctx: Any, grad_output: Tensor) -> Tensor:
+        """The error sent below `stand_in` (x: its input, ctx: the layer's forward cache): by
+        default the layer's input half with B in W's place."""
         B = self.used[stand_in.name] = self.weights(stand_in)
-        return through(stand_in.layer, x, grad_output, B)
+        return self.through(stand_in, ctx, grad_output, B)
+
+    def through(self, stand_in: StandIn, ctx: Any, grad_output: Tensor, B: Tensor) -> Tensor:
+        """The layer's `update_grad_input` with B (torch.nn's layout) in W's place."""
+        params = stand_in.params | {stand_in.param: stand_in.layout(B)}
+        return stand_in.layer.update_grad_input(ctx, grad_output, params)
 
     def weights(self, stand_in: StandIn) -> Tensor:
-        """The tensor standing in for W in the backward (Linear: in Wᵀ's (out, in) layout)."""
+        """B, the tensor standing in for W in the backward, in torch.nn's layout of W."""
         raise NotImplementedError(f"{type(self).__name__} must implement weights(stand_in)")
+
+    def torch_shape(self, stand_in: StandIn) -> tuple[int, ...]:
+        """The shape of B: W's in torch.nn's layout (Linear (out, in), Conv2d W's own)."""
+        return tuple(stand_in.layout(stand_in.W).shape)
 
     def feedback_weights(self) -> dict[int, Tensor]:
         return {
-            int(s.name): B.t() if isinstance(s.layer, Linear) else B
+            int(s.name): s.layout(B)
             for s in self.stand_ins
             if (B := self.used.get(s.name)) is not None
         }
@@ -113,41 +148,8 @@ class FeedbackRule(LearningRule):
         super().load_state_dict(state)
         for key, B in state.items():
             if key.startswith("B."):
-                W = self.stand_ins[0].params["W"]
+                W = self.stand_ins[0].W
                 self.feedback[key[2:]] = B.to(W.device, W.dtype)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(scale={self.scale})"
-
-
-def through(layer: Linear | Conv2d, x: Tensor, grad_output: Tensor, B: Tensor) -> Tensor:
-    """dL/dx of `layer`'s backward with B taking W's place: Linear g @ B (B: (out, in), where
-    backprop has Wᵀ); Conv2d the transposed convolution of g with B (B in W's layout)."""
-    if isinstance(layer, Linear):
-        return grad_output.mm(B)
-    dx: Any = convolution_backward(
-        grad_output,
-        x,
-        B,
-        None,
-        list(layer.stride),
-        list(layer.padding),
-        list(layer.dilation),
-        False,
-        [0, 0],
-        layer.groups,
-        [True, False, False],
-    )[0]
-    return dx
-
-
-def transposed_shape(layer: Linear | Conv2d) -> tuple[int, ...]:
-    """The shape of what stands in for W in the backward: (out, in) for Linear, W's for Conv2d."""
-    W = layer.params["W"]
-    return (W.shape[1], W.shape[0]) if isinstance(layer, Linear) else tuple(W.shape)
-
-
-def signs(layer: Linear | Conv2d) -> Tensor:
-    """sign(W), laid out as `through` wants B (a view for Linear)."""
-    s = layer.params["W"].sign()
-    return s.t() if isinstance(layer, Linear) else s

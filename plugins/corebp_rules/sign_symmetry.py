@@ -8,11 +8,17 @@ sign(W) is read at every step, so B follows W's signs as it trains.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import Tensor
 
-from corebp.layers import Linear
-from corebp_rules.feedback import FeedbackRule, StandIn, signs, transposed_shape
+from corebp_rules.feedback import FeedbackRule, StandIn
+
+
+def signs(stand_in: StandIn) -> Tensor:
+    """sign(W), in torch.nn's layout (a view for Linear)."""
+    return stand_in.layout(stand_in.W.sign())
 
 
 class UniformSignFeedback(FeedbackRule):
@@ -20,10 +26,10 @@ class UniformSignFeedback(FeedbackRule):
 
     def weights(self, stand_in: StandIn) -> Tensor:
         """sign(W), unscaled: `input_error` scales the product instead (a smaller tensor)."""
-        return signs(stand_in.layer)
+        return signs(stand_in)
 
-    def input_error(self, stand_in: StandIn, x: Tensor, grad_output: Tensor) -> Tensor:
-        return super().input_error(stand_in, x, grad_output).mul_(self.scales[stand_in.name])
+    def input_error(self, stand_in: StandIn, x: Tensor, ctx: Any, grad_output: Tensor) -> Tensor:
+        return super().input_error(stand_in, x, ctx, grad_output).mul_(self.scales[stand_in.name])
 
     def feedback_weights(self) -> dict[int, Tensor]:
         return {i: B.mul(self.scales[str(i)]) for i, B in super().feedback_weights().items()}
@@ -38,17 +44,13 @@ class FixedRandomSignFeedback(FeedbackRule):
         self.magnitudes: dict[str, Tensor] = {}
 
     def weights(self, stand_in: StandIn) -> Tensor:
-        layer, name = stand_in.layer, stand_in.name
+        name, W = stand_in.name, stand_in.W
         magnitude = self.magnitudes.get(name)
         if magnitude is None:
-            M = self.draw(name, transposed_shape(layer), layer.params["W"], self.scales[name])
-            M = M.abs()
-            magnitude = self.magnitudes[name] = (
-                M.t().contiguous() if isinstance(layer, Linear) else M
-            )
+            M = self.draw(name, self.torch_shape(stand_in), W, self.scales[name])
+            magnitude = self.magnitudes[name] = stand_in.layout(M.abs()).contiguous()
         # In W's layout, both operands contiguous; a Linear's B is then its transposed view.
-        B = layer.params["W"].sign().mul_(magnitude)
-        return B.t() if isinstance(layer, Linear) else B
+        return stand_in.layout(W.sign().mul_(magnitude))
 
     def load_state_dict(self, state: dict[str, Tensor]) -> None:
         super().load_state_dict(state)
@@ -59,7 +61,6 @@ class BatchwiseRandomSignFeedback(FeedbackRule):
     """brsf: B = |M_t| ∘ sign(W), M_t redrawn for every batch."""
 
     def weights(self, stand_in: StandIn) -> Tensor:
-        W = stand_in.params["W"]
-        shape = transposed_shape(stand_in.layer)
-        M = torch.randn(shape, generator=self.generator).to(W.device, W.dtype)
-        return M.abs_().mul_(signs(stand_in.layer)).mul_(self.scales[stand_in.name])
+        W = stand_in.W
+        M = torch.randn(self.torch_shape(stand_in), generator=self.generator).to(W.device, W.dtype)
+        return M.abs_().mul_(signs(stand_in)).mul_(self.scales[stand_in.name])

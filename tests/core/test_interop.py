@@ -11,9 +11,10 @@ from omegaconf import OmegaConf
 from torch import Tensor, nn
 
 from corebp import layers
+from corebp.contracts.counterpart import TorchCounterpart as Pair
 from corebp.contracts.layer import Layer
 from corebp.errors import ConfigError
-from corebp.inference.interop import BY_COREBP, PAIRS, Pair, from_torch, to_torch
+from corebp.inference.interop import BY_COREBP, PAIRS, from_torch, to_torch
 from corebp.layers import (
     AvgPool2d,
     BatchNorm1d,

@@ -30,7 +30,7 @@ class Softplus(corebp.Layer):
     def _forward(self, x):
         return torch.nn.functional.softplus(x, beta=self.beta), x
 
-    def _backward(self, x, grad_output, input_grad):
+    def update_grad_input(self, x, grad_output, params):
         return grad_output * torch.sigmoid(x)  # the bug: beta dropped, right only at beta = 1
 
     def reference(self, x, params):

@@ -18,6 +18,7 @@ from corebp_rules import (
 )
 from corebp_rules.feedback import FeedbackRule, StandIn
 
+from corebp.contracts.layer import Layer
 from corebp.errors import ConfigError
 from corebp.layers import Conv2d, Flatten, Linear, ReLU, Tanh
 from corebp.layers.sequential import Sequential
@@ -278,3 +279,40 @@ def test_frsf_uses_the_loaded_m_after_load_state_dict_even_after_training_with_i
     assert not torch.equal(grads_of(model, x, y)["x"], expected["x"])  # its own M first
     rule.load_state_dict(theirs.state_dict())
     assert_identical(grads_of(model, x, y), expected)
+
+
+class _Scale(Layer):
+    """y = x ⊙ w, w: (features,): a layer the rules plugin does not know, naming w as the
+    parameter whose place feedback takes."""
+
+    feedback_param = "w"
+
+    def __init__(self, features: int) -> None:
+        super().__init__()
+        self.add_param("w", torch.linspace(0.5, 2.0, features, dtype=torch.float64))
+
+    def _forward(self, x):
+        return x * self.params["w"], x
+
+    def acc_grad_parameters(self, x, grad_output):
+        self.grads["w"].add_((grad_output * x).sum(0))
+
+    def update_grad_input(self, x, grad_output, params):
+        return grad_output * params["w"]
+
+
+def test_a_third_party_layer_that_names_its_feedback_parameter_gets_fa_feedback():
+    model = Sequential(_Scale(4))
+    rule = FeedbackAlignment(generator=torch.Generator().manual_seed(0))
+    rule.attach(model)
+    gen = torch.Generator().manual_seed(1)
+    x = torch.randn(3, 4, dtype=torch.float64, generator=gen)
+    g = torch.randn(3, 4, dtype=torch.float64, generator=gen)
+    model.forward(x)
+    dx = model.backward(g)
+    assert len(stand_ins(model)) == 1
+    B = rule.feedback["0"]
+    assert B.shape == (4,) and not torch.equal(B, model.params["0.w"])
+    assert dx is not None and torch.equal(dx, g * B)  # B in w's place
+    assert torch.equal(model.grads["0.w"], (g * x).sum(0))  # the layer's own update
+    assert torch.equal(rule.feedback_weights()[0], B)

@@ -33,7 +33,9 @@ class Softplus(Layer):
     def _forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         return torch.nn.functional.softplus(x, beta=self.beta), x
 
-    def _backward(self, x: Tensor, grad_output: Tensor, input_grad: bool) -> Tensor:
+    def update_grad_input(
+        self, x: Tensor, grad_output: Tensor, params: dict[str, Tensor]
+    ) -> Tensor:
         return grad_output * torch.sigmoid(x if self.drop_beta else self.beta * x)
 
     def reference(self, x: Tensor, params: dict[str, Tensor]) -> Tensor:
@@ -117,10 +119,14 @@ class Scale(Layer):
     def _forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         return x * self.params["w"], x
 
-    def _backward(self, x: Tensor, grad_output: Tensor, input_grad: bool) -> Tensor:
+    def acc_grad_parameters(self, x: Tensor, grad_output: Tensor) -> None:
         dw = (grad_output * x).sum(0)
         self.grads["w"].copy_(dw) if self.overwrite else self.grads["w"].add_(dw)
-        return grad_output * self.params["w"]
+
+    def update_grad_input(
+        self, x: Tensor, grad_output: Tensor, params: dict[str, Tensor]
+    ) -> Tensor:
+        return grad_output * params["w"]
 
     def reference(self, x: Tensor, params: dict[str, Tensor]) -> Tensor:
         return x * params["w"]
@@ -137,7 +143,9 @@ class InPlaceTanh(Layer):
         y = x.tanh_()
         return y, y
 
-    def _backward(self, y: Tensor, grad_output: Tensor, input_grad: bool) -> Tensor:
+    def update_grad_input(
+        self, y: Tensor, grad_output: Tensor, params: dict[str, Tensor]
+    ) -> Tensor:
         return grad_output * (1 - y * y)
 
 

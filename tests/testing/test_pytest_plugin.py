@@ -41,7 +41,7 @@ def test_a_third_party_test_fails_through_the_fixture_naming_the_component(tmp_p
         "        self.slope = slope\n"
         "    def _forward(self, x):\n"
         "        return torch.where(x > 0, x, self.slope * x), x\n"
-        "    def _backward(self, x, g, input_grad):\n"
+        "    def update_grad_input(self, x, g, params):\n"
         "        return torch.where(x > 0, g, 0.1 * g)  # the bug: slope dropped\n"
         "    def reference(self, x, params):\n"
         "        return torch.where(x > 0, x, self.slope * x)\n"

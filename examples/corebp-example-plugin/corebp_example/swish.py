@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 import corebp
+from corebp.contracts.counterpart import TorchCounterpart
 
 
 class Swish(corebp.Layer):
@@ -14,13 +17,16 @@ class Swish(corebp.Layer):
     Backward: dx = g ⊙ (s + y ⊙ (1 − s)) with s = σ(x), since d(x·s)/dx = s + x·s·(1 − s).
     """
 
+    #: torch.nn's SiLU computes the same: `corebp export` and `to_torch` use it.
+    torch_counterpart: ClassVar = TorchCounterpart(nn.SiLU)
+
     def _forward(self, x: Tensor) -> tuple[Tensor, tuple[Tensor, Tensor]]:
         s = torch.sigmoid(x)
         y = x * s
         return y, (s, y)
 
-    def _backward(
-        self, ctx: tuple[Tensor, Tensor], grad_output: Tensor, input_grad: bool
+    def update_grad_input(
+        self, ctx: tuple[Tensor, Tensor], grad_output: Tensor, params: dict[str, Tensor]
     ) -> Tensor:
         s, y = ctx
         return grad_output * (s + y * (1 - s))
