@@ -5,11 +5,13 @@ schedule, metrics, and the listeners plugins attach to this run — the autograd
 and raises a `CorebpError` for anything wrong *before* training starts. `train_epoch(epoch)`
 is exactly the recipe's loop, with no host-device sync per step: metrics accumulate on the
 device and are read once per epoch. `fit()` runs all epochs with evaluation and returns the
-run summary. Training-event hooks see the Trainer as a `corebp.hookspecs.TrainingRun`.
+run summary. Training-event hooks see the run through a `RunView` (`corebp.training.view`),
+never the Trainer itself.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import sys
@@ -27,7 +29,6 @@ from corebp.contracts.loss import Loss
 from corebp.contracts.metric import Metric
 from corebp.contracts.optimizer import Optimizer
 from corebp.errors import ConfigError, CorebpError, Diverged
-from corebp.hookspecs import TrainingRun
 from corebp.layers.sequential import Sequential
 from corebp.plugins import Registry, registry
 from corebp.recipe.components import build
@@ -35,6 +36,7 @@ from corebp.recipe.load import LoadedRecipe
 from corebp.recipe.schema import Recipe
 from corebp.training.distributed import require_shard
 from corebp.training.progress import ProgressBar, epoch_line, wants_bar
+from corebp.training.view import RunView
 
 if TYPE_CHECKING:
     from corebp.training.distributed import DataParallel
@@ -107,6 +109,19 @@ def build_model(
         grads=model.grads,
     )
     return model, loss, optimizer
+
+
+def build_metrics(reg: Registry, recipe: Recipe, num_classes: int) -> dict[str, Metric]:
+    """Fresh metric instances, one per entry of the recipe's `metrics`."""
+    return {
+        m.type: build(
+            reg.get("metrics", m.type, key=f"metrics.{i}"),
+            m.args,
+            f"metrics.{i}",
+            num_classes=num_classes,
+        )
+        for i, m in enumerate(recipe.metrics)
+    }
 
 
 def attach_learning_rule(recipe: Recipe, reg: Registry, model: Sequential) -> LearningRule:
@@ -209,11 +224,18 @@ class Trainer:
         self.generator = torch.Generator().manual_seed(seed)
         #: The shuffle generator's state at the start of the current epoch (for checkpoints).
         self.shuffle_state = self.generator.get_state()
-        self.step = 0
-        self.epoch = 0
+        #: What hooks see of this run: its parts, clock and records, not this Trainer.
+        self.view = RunView(
+            recipe,
+            self.model,
+            self.loss,
+            self.optimizer,
+            self.learning_rule,
+            self.data,
+            functools.partial(build_metrics, reg, recipe, self.data.num_classes),
+            functools.partial(denormals_flushed, self.flush_denormal),
+        )
         self.history: list[dict[str, Any]] = []
-        #: Rows listeners add between the epoch rows, each with a `step` (see `TrainingRun`).
-        self.records: list[dict[str, Any]] = []
         #: Updates already done in the current epoch when resuming from a checkpoint.
         self.resume_position = 0
         #: Called every `checkpoint_every` updates and after every epoch (None: never).
@@ -229,12 +251,18 @@ class Trainer:
 
         # This run's plugin manager: the plugins, plus the listeners they attach to this run.
         # Hooks are looked up once; a hook nothing implements is not called at all.
-        run: TrainingRun = self
-        self.events = reg.run_events(run)
+        self.events = reg.run_events(self.view)
         for i, logger in enumerate(self.loggers):
             self.events.register(logger, name=f"output.loggers.{i}")
         if parallel is not None:  # last: every tryfirst hook sees this rank's own gradients
             self.events.register(parallel, name="core/DataParallel")
+        self._find_hooks()
+        mode = recipe.output.progress if progress is None else progress
+        bar = self.writes and wants_bar(mode)
+        self.progress = ProgressBar(self.steps_per_epoch, self._live) if bar else None
+
+    def _find_hooks(self) -> None:
+        """Look the training-event hooks up once; a hook nothing implements is not called."""
         self._hooks = {
             name: getattr(self.events.hook, name)
             for name in (
@@ -247,9 +275,37 @@ class Trainer:
             )
             if getattr(self.events.hook, name).get_hookimpls()
         }
-        mode = recipe.output.progress if progress is None else progress
-        bar = self.writes and wants_bar(mode)
-        self.progress = ProgressBar(self.steps_per_epoch, self._live) if bar else None
+
+    # -- the clock and records hooks see, kept in the view ------------------------------
+    @property
+    def step(self) -> int:
+        return self.view.step
+
+    @step.setter
+    def step(self, value: int) -> None:
+        self.view.step = value
+
+    @property
+    def epoch(self) -> int:
+        return self.view.epoch
+
+    @epoch.setter
+    def epoch(self, value: int) -> None:
+        self.view.epoch = value
+
+    @property
+    def records(self) -> list[dict[str, Any]]:
+        """Rows listeners add between the epoch rows, each with a `step` (see `TrainingRun`)."""
+        return self.view.records
+
+    @records.setter
+    def records(self, value: list[dict[str, Any]]) -> None:
+        self.view.records = value
+
+    def add_listener(self, listener: object, name: str | None = None) -> None:
+        """Register `listener`'s `@corebp.hookimpl` methods for this run's training events."""
+        self.events.register(listener, name=name)
+        self._find_hooks()
 
     # -- building blocks ------------------------------------------------------------------
     def _check_model_fits_data(self) -> None:
@@ -279,15 +335,7 @@ class Trainer:
 
     def new_metrics(self) -> dict[str, Metric]:
         """Fresh metric instances, one per recipe entry."""
-        return {
-            m.type: build(
-                self.registry.get("metrics", m.type, key=f"metrics.{i}"),
-                m.args,
-                f"metrics.{i}",
-                num_classes=self.data.num_classes,
-            )
-            for i, m in enumerate(self.recipe.metrics)
-        }
+        return build_metrics(self.registry, self.recipe, self.data.num_classes)
 
     def _live(self) -> dict[str, float]:
         """The training metrics that are single numbers, for the progress bar."""
@@ -297,7 +345,7 @@ class Trainer:
     def _call(self, name: str, **kwargs: Any) -> None:
         hook = self._hooks.get(name)
         if hook is not None:
-            hook(run=self, **kwargs)
+            hook(run=self.view, **kwargs)
 
     # -- the loop ---------------------------------------------------------------------------
     def train_epoch(self, epoch: int) -> dict[str, Any]:
@@ -318,6 +366,7 @@ class Trainer:
         loss_forward, loss_backward, update = loss_fn.forward, loss_fn.backward, optimizer.step
         summed_over_examples = loss_fn.summed_over_examples
         metric_updates = [m.update for m in self.train_metrics.values()]
+        view = self.view
         after_backward = self._hooks.get("corebp_after_backward")
         after_update = self._hooks.get("corebp_after_update")
         advance = self.progress.advance if self.progress is not None else None
@@ -343,13 +392,13 @@ class Trainer:
             if schedule is not None:
                 optimizer.lr = schedule.lr_at(step)
             if after_backward is not None:
-                self.step = step
-                after_backward(run=self, x=x, y=y, loss=loss)
+                view.step = step
+                after_backward(run=view, x=x, y=y, loss=loss)
             update()
             zero_grad()
             if after_update is not None:
-                self.step = step
-                after_update(run=self)
+                view.step = step
+                after_update(run=view)
             loss_sum = summed_over_examples(loss, y.shape[0])
             for metric_update in metric_updates:
                 metric_update(out, y, loss_sum)
@@ -395,21 +444,8 @@ class Trainer:
     def evaluate(
         self, split: str, forward: Callable[[Tensor], Tensor] | None = None
     ) -> dict[str, Any]:
-        """The recipe's metrics on a split, in eval mode, in large batches.
-
-        `forward` stands in for the model (e.g. a torch twin's); default: the model's own.
-        """
-        self.model.eval()
-        forward = self.model.forward if forward is None else forward
-        metrics = self.new_metrics()
-        with denormals_flushed(self.flush_denormal):
-            for x, y in self.data.batches(split, self.recipe.data.eval_batch_size):
-                out = forward(x)
-                loss = self.loss.summed_over_examples(self.loss.forward(out, y), y.shape[0])
-                for m in metrics.values():
-                    m.update(out, y, loss)
-        self.model.train()
-        return {k: m.compute() for k, m in metrics.items()}
+        """The recipe's metrics on a split (`RunView.evaluate`)."""
+        return self.view.evaluate(split, forward)
 
     def fit(self, on_epoch_end: EpochCallback | None = None) -> dict[str, Any]:
         """Train every epoch, evaluate after each, and return the run summary.

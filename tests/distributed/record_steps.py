@@ -3,6 +3,11 @@ and save, from rank 0, every step's gradients as the after-backward hook sees th
 final weights, to OUT_DIR/<case>.pt.
 
     python record_steps.py OUT_DIR RECIPE '{"case": ["key=value", ...], ...}'
+
+In one process, `record(..., shards=2)` computes each batch's gradients as two ranks do: the
+backward of each part of `tensor_split(batch, 2)` on its own, then combined as the all-reduce
+combines them. The arithmetic is then the same operation for operation, so the results can
+be compared for equality.
 """
 
 from __future__ import annotations
@@ -31,7 +36,32 @@ class Recorder:
         self.grads.append({k: g.clone() for k, g in run.model.grads.items()})
 
 
-def record(out: Path, recipe: str, cases: dict[str, list[str]]) -> None:
+class ShardSum:
+    """Replaces the batch's gradients by those a data-parallel run over `shards` ranks
+    all-reduces: each shard's own backward, summed (mean losses: weighted by examples, then
+    divided by the batch's), in `DataParallel.all_reduce`'s order of operations."""
+
+    def __init__(self, shards: int) -> None:
+        self.shards = shards
+
+    @hookimpl(tryfirst=True)
+    def corebp_after_backward(self, run: TrainingRun, x: torch.Tensor, y: torch.Tensor) -> None:
+        model, loss = run.model, run.loss
+        mean = loss.reduction != "sum"
+        total: dict[str, torch.Tensor] = {}
+        parts = zip(x.tensor_split(self.shards), y.tensor_split(self.shards), strict=True)
+        for xs, ys in parts:
+            model.zero_grad()
+            loss.forward(model.forward(xs), ys)
+            model.backward(loss.backward(), False)
+            for k, g in model.grads.items():
+                part = g.mul(ys.shape[0]) if mean else g.clone()
+                total[k] = part if k not in total else total[k].add_(part)
+        for k, g in model.grads.items():
+            g.copy_(total[k].div_(y.shape[0]) if mean else total[k])
+
+
+def record(out: Path, recipe: str, cases: dict[str, list[str]], shards: int = 1) -> None:
     """Train each case in turn, inside one process group when torchrun started several."""
     first = load_recipe(recipe, next(iter(cases.values()))).recipe
     with launched(first, resolve_device(first.train.device)) as parallel:
@@ -40,6 +70,8 @@ def record(out: Path, recipe: str, cases: dict[str, list[str]]) -> None:
             reg = load_registry()
             recorder = Recorder()
             reg.pm.register(recorder, name="recorder")
+            if shards > 1:
+                reg.pm.register(ShardSum(shards), name="shards")
             trainer = Trainer(loaded, reg, parallel=parallel)
             trainer.train_epoch(0)
             if trainer.writes:

@@ -43,10 +43,6 @@ CASES = {
 }
 
 
-def _relative(a: torch.Tensor, b: torch.Tensor) -> float:
-    return ((a - b).abs().max() / b.abs().max()).item()
-
-
 @pytest.mark.mnist
 def test_two_ranks_give_one_process_gradients_every_step_sum_and_mean_ragged(tmp_path: Path):
     (tmp_path / "two").mkdir()
@@ -59,21 +55,26 @@ def test_two_ranks_give_one_process_gradients_every_step_sum_and_mean_ragged(tmp
         cwd=tmp_path,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    record(tmp_path / "one", "mnist-784-100-10", CASES)
+    # One process, one thread as each rank has, summing each batch's two halves as the
+    # all-reduce does: the same operations, so equality is what is expected (a bound on the
+    # difference from a one-pass batch sum would depend on the data and on the trajectory,
+    # which for the notebook's recipe is chaotic).
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        record(tmp_path / "one", "mnist-784-100-10", CASES, shards=2)
+    finally:
+        torch.set_num_threads(threads)
     for case in CASES:
         two = torch.load(tmp_path / "two" / f"{case}.pt")
         one = torch.load(tmp_path / "one" / f"{case}.pt")
         assert len(one["grads"]) == len(two["grads"]) == 50, case
         assert one["grads"][0]["0.W"].dtype == torch.float64
-        worst = max(
-            _relative(g2[k], g1[k])
-            for g1, g2 in zip(one["grads"], two["grads"], strict=True)
-            for k in g1
-        )
-        assert worst <= 1e-13, (case, worst)
-    final = torch.load(tmp_path / "two" / "mean.pt")["params"]
-    alone = torch.load(tmp_path / "one" / "mean.pt")["params"]
-    assert max(_relative(final[k], alone[k]) for k in alone) <= 1e-13
+        for step, (g1, g2) in enumerate(zip(one["grads"], two["grads"], strict=True)):
+            for k in g1:
+                assert torch.equal(g2[k], g1[k]), (case, step, k)
+        for k, p in one["params"].items():
+            assert torch.equal(two["params"][k], p), (case, k)
 
 
 def test_a_two_rank_run_writes_one_complete_run_directory(spirals: Path, tmp_path: Path):

@@ -5,10 +5,13 @@ raises is reported by plugin, distribution and hook."""
 from __future__ import annotations
 
 import ast
+import functools
+import gc
 import json
 import os
 import subprocess
 import sys
+import types
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,6 +23,7 @@ from corebp.errors import PluginError
 from corebp.plugins import load_registry
 from corebp.recipe import load_recipe
 from corebp.training.trainer import Trainer
+from corebp.training.view import RunView
 
 MakePlugin = Callable[[str, str], Path]  # the `make_plugin` fixture of conftest.py
 
@@ -272,3 +276,50 @@ def test_hookspecs_give_plugins_a_training_run_not_the_trainer():
     for name in hooks:
         annotation = getattr(corebp.hookspecs, name).__annotations__["run"]
         assert annotation == "TrainingRun", name
+
+
+def _reachable(root: object) -> list[object]:
+    """Every object reachable from `root` through instances' attributes and slots and the
+    containers they hold (not through functions, classes or modules, which reach the world)."""
+    seen: dict[int, object] = {}
+    todo = [root]
+    while todo:
+        obj = todo.pop()
+        if id(obj) in seen or isinstance(obj, (type, types.ModuleType, types.FunctionType)):
+            continue
+        seen[id(obj)] = obj
+        if isinstance(obj, dict):
+            todo.extend(obj.values())
+        elif isinstance(obj, (list, tuple, set, frozenset)):
+            todo.extend(obj)
+        elif isinstance(obj, functools.partial):
+            todo.extend([obj.func, *obj.args, *obj.keywords.values()])
+        elif not isinstance(obj, (torch.Tensor, torch.Generator, str, bytes, int, float)):
+            todo.extend(gc.get_referents(obj))
+    return list(seen.values())
+
+
+def test_hooks_receive_a_run_view_that_cannot_reach_the_trainer(recipe):
+    trainer = _trainer(recipe)
+    seen: list[object] = []
+
+    class Listener:
+        @corebp.hookimpl
+        def corebp_after_update(self, run):
+            seen.append(run)
+
+        @corebp.hookimpl
+        def corebp_epoch_end(self, run, epoch, metrics):
+            seen.append(run)
+
+    trainer.add_listener(Listener())
+    trainer.fit()
+    assert seen and all(type(run) is RunView for run in seen)
+    run = seen[0]
+    assert run.model is trainer.model and run.step == trainer.step
+    assert not hasattr(run, "__dict__")  # slots: a plugin cannot hang state on it either
+    for private in ("_hooks", "events", "check_finite", "_pause", "progress", "fit"):
+        assert not hasattr(run, private), private
+    found = _reachable(run)
+    assert any(obj is trainer.model for obj in found)  # the walk does reach the parts
+    assert not any(isinstance(obj, Trainer) for obj in found)

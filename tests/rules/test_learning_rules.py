@@ -165,8 +165,7 @@ def test_brsf_and_frsf_keep_the_signs_of_b_equal_to_the_signs_of_w_at_every_step
                 assert torch.equal(B.sign(), s.params["W"].t().sign()), (run.step, s.name)
             seen.append(run.step)
 
-    trainer.events.register(Watch())
-    trainer._hooks["corebp_after_update"] = trainer.events.hook.corebp_after_update
+    trainer.add_listener(Watch())
     trainer.train_epoch(0)
     assert len(seen) == trainer.steps_per_epoch
     assert any(  # signs did change, so the check followed W
