@@ -28,7 +28,7 @@ from corebp.losses import CrossEntropyLoss
 from corebp.plugins import Registry, registry
 from corebp.recipe import LoadedRecipe, load_recipe
 from corebp.recipe.schema import ChecksSpec
-from corebp.training.trainer import Trainer, build_model, resolve_device
+from corebp.training.trainer import Trainer, resolve_device
 
 RECIPE = "recipe.yaml"
 CHECKPOINT = "checkpoint.pt"
@@ -101,8 +101,7 @@ class TrainedRun:
     def model(self, device: torch.device | str = "cpu", reg: Registry | None = None) -> Sequential:
         """The recipe's model on `device`, holding the trained weights, in eval mode."""
         reg = registry() if reg is None else reg
-        with torch.random.fork_rng(devices=[]):  # the throw-away initial weights
-            model, _, _ = build_model(self.loaded.recipe, reg, device, self.dtype)
+        model = self.loaded.take_core(reg).model.to(device, self.dtype)
         load_weights(model, self.state, str(self.path / CHECKPOINT))
         model.eval()
         return model

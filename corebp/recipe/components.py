@@ -1,9 +1,11 @@
 """Checking a component's recipe arguments against its registered class's constructor.
 
 The arguments a recipe may give are the constructor's keyword parameters, less those the
-trainer supplies itself (e.g. an optimizer's `params`/`grads`, a metric's `num_classes`).
+run supplies itself (`SUPPLIED`: an optimizer's `params`/`grads`, a metric's `num_classes`).
 Their types come from the constructor's annotations, checked with pydantic, so
-`optimizer.lr: abc` fails as "optimizer.lr: 'abc' is not a valid number".
+`optimizer.lr: abc` fails as "optimizer.lr: 'abc' is not a valid number". `instantiate`
+builds one component from its recipe node in one call, as torchtune's `config.instantiate`;
+what it may supply is what `SUPPLIED` declares, nothing else.
 """
 
 from __future__ import annotations
@@ -11,14 +13,18 @@ from __future__ import annotations
 import inspect
 import typing
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
 from corebp.errors import ConfigError
 from corebp.recipe.errors import describe_validation_error
 
-#: Constructor parameters the trainer fills in, per component kind; a recipe may not set them.
+if TYPE_CHECKING:
+    from corebp.plugins import Registry
+
+#: Constructor parameters the run fills in, per component kind, with where each comes from
+#: (`corebp show` prints it); a recipe may not set them, and `build` supplies no others.
 SUPPLIED: dict[str, dict[str, str]] = {
     "layers": {
         "dtype": "train.dtype",
@@ -93,8 +99,26 @@ def check_arguments(
     return problems, (args if problems else {k: getattr(validated, k) for k in rest})
 
 
-def build(cls: type, args: dict[str, Any], key: str, **supplied: Any) -> Any:
-    """Construct `cls(**supplied, **args)`, prefixing a ConfigError it raises with `key`."""
+def instantiate(
+    reg: Registry, kind: str, name: str, args: dict[str, Any], key: str, **supplied: Any
+) -> Any:
+    """The `kind` component registered as `name`, built from its recipe arguments `args` at
+    recipe key `key` (its name at `<key>.type`, the data source's at `data.source`)."""
+    name_key = "data.source" if kind == "data_sources" else f"{key}.type"
+    return build(kind, reg.get(kind, name, key=name_key), args, key, **supplied)
+
+
+def build(kind: str, cls: type, args: dict[str, Any], key: str, **supplied: Any) -> Any:
+    """Construct `cls(**supplied, **args)`, prefixing a ConfigError it raises with `key`.
+
+    `supplied` may only hold what `SUPPLIED[kind]` declares (a TypeError otherwise: the
+    declaration `corebp show` and the argument check read must be what the run passes)."""
+    undeclared = supplied.keys() - SUPPLIED[kind].keys()
+    if undeclared:
+        raise TypeError(
+            f"{kind}: {sorted(undeclared)} supplied to {cls.__name__} but not declared in "
+            f"SUPPLIED[{kind!r}]; declare them there."
+        )
     try:
         return cls(**supplied, **args)
     except ConfigError as e:

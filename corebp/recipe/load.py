@@ -2,7 +2,9 @@
 
 Every problem found — syntax, unknown keys, bad values, unregistered component names, bad
 component arguments, errors raised by the constructors of the layers, loss and optimizer
-— is collected and raised as ONE `ConfigError`, one line per problem.
+— is collected and raised as ONE `ConfigError`, one line per problem. The layers, loss and
+optimizer built to check them are kept in the `LoadedRecipe` for the run
+(`corebp.recipe.build`).
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 from pydantic import BaseModel, ValidationError
@@ -24,9 +25,10 @@ from pydantic import BaseModel, ValidationError
 from corebp.checks.autograd import rule_twin_problem, twin_problems
 from corebp.errors import ConfigError
 from corebp.plugins import Registry, registry
-from corebp.recipe.components import build, check_arguments
+from corebp.recipe.build import Core, Node, build_core, core_key, core_of
+from corebp.recipe.components import check_arguments
 from corebp.recipe.errors import describe_validation_error, raise_problems
-from corebp.recipe.schema import Recipe
+from corebp.recipe.schema import Recipe, TrainSpec
 from corebp.recipe.shipped import find_recipe
 
 #: Larger recipe files are refused before they are parsed.
@@ -35,12 +37,22 @@ MAX_RECIPE_BYTES = 1 << 20
 
 @dataclass(frozen=True)
 class LoadedRecipe:
-    """A validated recipe with where it came from."""
+    """A validated recipe with where it came from, and the core validating it built."""
 
     name: str
     recipe: Recipe
     path: Path | None = None
     overrides: tuple[str, ...] = field(default=())
+    #: The model, loss and optimizer validation built, until a run takes them.
+    built: list[Core] = field(default_factory=list, compare=False, repr=False)
+
+    def take_core(self, reg: Registry | None = None) -> Core:
+        """The recipe's model, loss and optimizer, untrained: the ones validation built, the
+        first time (a copy with another model, loss, optimizer or seed gets its own); new
+        ones after that, since the first taker trains its own."""
+        if self.built and self.built[0].key == core_key(self.recipe):
+            return self.built.pop()
+        return core_of(self.recipe, registry() if reg is None else reg)
 
     def resolved(self) -> dict[str, Any]:
         """The recipe after overrides and defaults, as plain data (what a run directory records)."""
@@ -70,8 +82,8 @@ def load_recipe(
             f"{path}: expected a mapping of sections (model:, loss:, ...) at the top."
         )
     raw = apply_overrides(cfg, overrides, source=str(path))
-    recipe = validate_recipe(raw, source=str(path), reg=reg)
-    return LoadedRecipe(path.stem, recipe, path, tuple(overrides))
+    recipe, core = _validate(raw, str(path), registry() if reg is None else reg)
+    return LoadedRecipe(path.stem, recipe, path, tuple(overrides), [core] if core else [])
 
 
 def apply_overrides(cfg: DictConfig, overrides: Sequence[str], source: str) -> dict[str, Any]:
@@ -106,8 +118,11 @@ def apply_overrides(cfg: DictConfig, overrides: Sequence[str], source: str) -> d
 
 def validate_recipe(raw: dict[str, Any], source: str, reg: Registry | None = None) -> Recipe:
     """Validate plain recipe data against the schema and the registered components."""
-    reg = registry() if reg is None else reg
-    component_problems, validated = _component_problems(raw, reg)
+    return _validate(raw, source, registry() if reg is None else reg)[0]
+
+
+def _validate(raw: dict[str, Any], source: str, reg: Registry) -> tuple[Recipe, Core | None]:
+    component_problems, validated, core = _component_problems(raw, reg)
     problems: list[str] = []
     recipe = None
     try:
@@ -121,7 +136,9 @@ def validate_recipe(raw: dict[str, Any], source: str, reg: Registry | None = Non
     problems += component_problems
     raise_problems(problems, source)
     assert recipe is not None  # no problems means the schema validated
-    return recipe
+    if core is not None:
+        core.key = core_key(recipe)
+    return recipe, core
 
 
 def _non_finite_problems(data: Any, key: str = "") -> list[str]:
@@ -180,18 +197,20 @@ def _model_in(annotation: Any) -> type[BaseModel] | None:
     return None
 
 
-#: Component kinds whose constructors run during validation: they need no data.
+#: Component kinds built while validating (they need no data): the recipe's core.
 CONSTRUCTED = ("layers", "losses", "optimizers")
 
 
-def _component_problems(raw: dict[str, Any], reg: Registry) -> tuple[list[str], dict[str, Any]]:
+def _component_problems(
+    raw: dict[str, Any], reg: Registry
+) -> tuple[list[str], dict[str, Any], Core | None]:
     """Unregistered names, bad arguments and constructor errors, for every component named;
-    and a copy of `raw` with the arguments as validated (see `check_arguments`).
+    a copy of `raw` with the arguments as validated (see `check_arguments`); and the
+    recipe's core, built (`corebp.recipe.build`) when nothing was wrong with it.
 
-    The layers, loss and optimizer whose arguments check out are built (the optimizer over
-    the parameters of the layers that could be built), so that every error a constructor
-    raises is reported in one go; schedules, metrics and data sources need the data and
-    are built by the trainer. Drawing the weights leaves torch's global RNG as it was.
+    The layers, loss and optimizer whose arguments check out are built, so that every error
+    a constructor raises is reported in one go; schedules, metrics, data sources and the
+    rest need the data or the run and are built by `corebp.training.assemble`.
     """
     specs: list[tuple[str, str, Any]] = []
     if isinstance(raw.get("model"), list):
@@ -219,44 +238,45 @@ def _component_problems(raw: dict[str, Any], reg: Registry) -> tuple[list[str], 
 
     validated = copy.deepcopy(raw)
     problems = []
-    params: dict[str, torch.Tensor] = {}
-    grads: dict[str, torch.Tensor] = {}
-    with torch.random.fork_rng(devices=[]):
-        for kind, key, spec in specs:
-            if isinstance(spec, str):
-                spec = {"type": spec}
-            if not isinstance(spec, dict) or not isinstance(spec.get("type"), str):
-                continue  # the schema reports the shape problem
-            name_key = "data.source" if kind == "data_sources" else f"{key}.type"
-            try:
-                cls = reg.get(kind, spec["type"], key=name_key)
-            except ConfigError as e:
-                problems.append(str(e))
-                continue
-            args = {k: v for k, v in spec.items() if k != "type"}
-            arg_key = key if kind != "data_sources" else "data.args"
-            arg_problems, args = check_arguments(kind, cls, args, arg_key)
-            problems += arg_problems
-            if not arg_problems:
-                _set_arguments(validated, key, args)
-            if kind == "optimizers" and not arg_problems and _wants_twin(raw):
-                problems += twin_problems(cls, {k: v for k, v in args.items() if k != "lr"})
-            if kind == "learning_rules" and _wants_twin(raw) and not cls.exact_gradient:
-                problems.append(rule_twin_problem(spec["type"]))
-            if arg_problems or kind not in CONSTRUCTED:
-                continue
-            supplied = {"params": params, "grads": grads} if kind == "optimizers" else {}
-            try:
-                component = build(cls, args, key, **supplied)
-            except ConfigError as e:
-                problems.append(str(e))
-                continue
-            if kind == "layers":  # named as Sequential names them: "<index>.<name>"
-                index = key.removeprefix("model.")
-                for name, p, g in component.named_params():
-                    params[f"{index}.{name}"] = p
-                    grads[f"{index}.{name}"] = g
-    return problems, validated
+    nodes: dict[str, Node] = {}
+    for kind, key, spec in specs:
+        if isinstance(spec, str):
+            spec = {"type": spec}
+        if not isinstance(spec, dict) or not isinstance(spec.get("type"), str):
+            nodes[key] = None
+            continue  # the schema reports the shape problem
+        name_key = "data.source" if kind == "data_sources" else f"{key}.type"
+        try:
+            cls = reg.get(kind, spec["type"], key=name_key)
+        except ConfigError as e:
+            problems.append(str(e))
+            nodes[key] = None
+            continue
+        args = {k: v for k, v in spec.items() if k != "type"}
+        arg_key = key if kind != "data_sources" else "data.args"
+        arg_problems, args = check_arguments(kind, cls, args, arg_key)
+        problems += arg_problems
+        nodes[key] = None if arg_problems else (cls, args)
+        if not arg_problems:
+            _set_arguments(validated, key, args)
+        if kind == "optimizers" and not arg_problems and _wants_twin(raw):
+            problems += twin_problems(cls, {k: v for k, v in args.items() if k != "lr"})
+        if kind == "learning_rules" and _wants_twin(raw) and not cls.exact_gradient:
+            problems.append(rule_twin_problem(spec["type"]))
+    layers = [nodes[key] for kind, key, _ in specs if kind == "layers"]
+    core, built_problems = build_core(layers, nodes.get("loss"), nodes.get("optimizer"), _seed(raw))
+    return problems + built_problems, validated, core
+
+
+def _seed(raw: dict[str, Any]) -> int:
+    """The recipe's `train.seed`; its default where it gives none or one the schema refuses
+    (the schema reports that, and the core is then never used)."""
+    train = raw.get("train")
+    given = {"seed": train["seed"]} if isinstance(train, dict) and "seed" in train else {}
+    try:
+        return TrainSpec.model_validate(given).seed
+    except ValidationError:
+        return TrainSpec().seed
 
 
 def _set_arguments(raw: dict[str, Any], key: str, args: dict[str, Any]) -> None:

@@ -25,13 +25,11 @@ from torch import Tensor
 
 from corebp.contracts.learning_rule import LearningRule, rule_generator
 from corebp.contracts.logger import Logger
-from corebp.contracts.loss import Loss
 from corebp.contracts.metric import Metric
-from corebp.contracts.optimizer import Optimizer
 from corebp.errors import ConfigError, CorebpError, Diverged
 from corebp.layers.sequential import Sequential
 from corebp.plugins import Registry, registry
-from corebp.recipe.components import build
+from corebp.recipe.components import instantiate
 from corebp.recipe.load import LoadedRecipe
 from corebp.recipe.schema import Recipe
 from corebp.training.distributed import require_shard
@@ -87,39 +85,10 @@ def denormals_flushed(when: bool = True) -> Iterator[None]:
         torch.set_flush_denormal(False)
 
 
-def build_model(
-    recipe: Recipe,
-    reg: Registry,
-    device: torch.device | str = "cpu",
-    dtype: torch.dtype = torch.float32,
-) -> tuple[Sequential, Loss, Optimizer]:
-    """The recipe's model, loss and optimizer (weights drawn from torch's global RNG)."""
-    layers = [
-        build(reg.get("layers", s.type, key=f"model.{i}.type"), s.args, f"model.{i}")
-        for i, s in enumerate(recipe.model)
-    ]
-    model = Sequential(*layers).to(device, dtype)
-    loss = build(reg.get("losses", recipe.loss.type, key="loss.type"), recipe.loss.args, "loss")
-    opt = recipe.optimizer
-    optimizer = build(
-        reg.get("optimizers", opt.type, key="optimizer.type"),
-        opt.args,
-        "optimizer",
-        params=model.params,
-        grads=model.grads,
-    )
-    return model, loss, optimizer
-
-
 def build_metrics(reg: Registry, recipe: Recipe, num_classes: int) -> dict[str, Metric]:
     """Fresh metric instances, one per entry of the recipe's `metrics`."""
     return {
-        m.type: build(
-            reg.get("metrics", m.type, key=f"metrics.{i}"),
-            m.args,
-            f"metrics.{i}",
-            num_classes=num_classes,
-        )
+        m.type: instantiate(reg, "metrics", m.type, m.args, f"metrics.{i}", num_classes=num_classes)
         for i, m in enumerate(recipe.metrics)
     }
 
@@ -127,11 +96,9 @@ def build_metrics(reg: Registry, recipe: Recipe, num_classes: int) -> dict[str, 
 def attach_learning_rule(recipe: Recipe, reg: Registry, model: Sequential) -> LearningRule:
     """Build the recipe's `learning_rule` with its own generator and attach it to `model`."""
     spec = recipe.learning_rule
-    rule: LearningRule = build(
-        reg.get("learning_rules", spec.type, key="learning_rule.type"),
-        spec.args,
-        "learning_rule",
-        generator=rule_generator(recipe.train.seed),
+    generator = rule_generator(recipe.train.seed)
+    rule: LearningRule = instantiate(
+        reg, "learning_rules", spec.type, spec.args, "learning_rule", generator=generator
     )
     rule.attach(model)
     return rule
@@ -166,8 +133,10 @@ class Trainer:
 
         d = recipe.data
         source_args = dict(d.args) if d.root is None else {**d.args, "root": d.root}
-        self.data = build(
-            reg.get("data_sources", d.source, key="data.source"),
+        self.data = instantiate(
+            reg,
+            "data_sources",
+            d.source,
             source_args,
             "data",
             device=self.device,
@@ -184,19 +153,25 @@ class Trainer:
         self.steps_per_epoch = round_(n_train / d.batch_size)
         self.total_steps = self.steps_per_epoch * recipe.train.epochs
 
-        # Seeded right before the model so the notebook recipe's weights are exactly
-        # torch.randn(784, 100) then torch.randn(100, 10); drawn on the CPU in float32 and
-        # then moved, so they are the same numbers on every device and dtype.
-        torch.manual_seed(seed)
-        self.model, self.loss, self.optimizer = build_model(recipe, reg, self.device, self.dtype)
+        # Built by validation (corebp.recipe.build): drawn after torch.manual_seed(seed) on
+        # the CPU in float32, so they are the same numbers on every device and dtype; torch's
+        # global generator continues from where those draws left it.
+        core = loaded.take_core(reg)
+        torch.set_rng_state(core.rng)
+        self.model, self.loss, self.optimizer = core.model, core.loss, core.optimizer
+        self.model.to(self.device, self.dtype)
+        # state an optimizer made when it was built follows its parameters to the device
+        self.optimizer.load_state_dict(self.optimizer.state_dict())
         self.learning_rule = attach_learning_rule(recipe, reg, self.model)
         self._check_model_fits_data()
         if parallel is not None:
             parallel.attach(recipe, self.model, self.loss)
         self.schedule = None
         if recipe.schedule is not None:
-            self.schedule = build(
-                reg.get("schedules", recipe.schedule.type, key="schedule.type"),
+            self.schedule = instantiate(
+                reg,
+                "schedules",
+                recipe.schedule.type,
                 recipe.schedule.args,
                 "schedule",
                 base_lr=self.optimizer.lr,
@@ -211,11 +186,7 @@ class Trainer:
             )
         self.train_metrics = self.new_metrics()
         self.loggers: list[Logger] = [
-            build(
-                reg.get("loggers", s.type, key=f"output.loggers.{i}.type"),
-                s.args,
-                f"output.loggers.{i}",
-            )
+            instantiate(reg, "loggers", s.type, s.args, f"output.loggers.{i}")
             for i, s in enumerate(recipe.output.loggers)
         ]
         if not self.writes:  # built (so checked) on every rank; only rank 0 logs

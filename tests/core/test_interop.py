@@ -32,7 +32,7 @@ from corebp.layers.sequential import Sequential
 from corebp.losses import MSELoss
 from corebp.plugins import registry
 from corebp.recipe import find_recipe
-from corebp.recipe.components import build
+from corebp.recipe.components import instantiate
 
 TOL = 1e-12
 DT = torch.float64
@@ -263,7 +263,7 @@ def _recipe_model(recipe: str) -> Sequential:
     reg = registry()
     return Sequential(
         *(
-            build(reg.get("layers", s["type"]), {k: v for k, v in s.items() if k != "type"}, "m")
+            instantiate(reg, "layers", s["type"], {k: v for k, v in s.items() if k != "type"}, "m")
             for s in spec["model"]
         )
     ).to("cpu", DT)

@@ -291,6 +291,7 @@ def test_training_step_on_cuda_matches_autograd_and_reproduces_dropout() -> None
     loss.forward(model(x), t)
     model.backward(loss.backward(), input_grad=False)
     diffs = compare_with_autograd(model, loss, x, t)
+    assert set(diffs) == set(model.params), "one comparison per parameter, none left out"
     assert all(d.max_rel < 1e-5 for d in diffs.values()), diffs
     a, b = Dropout(0.5, seed=2).to("cuda"), Dropout(0.5, seed=2).to("cuda")
     ones = torch.ones(4, 100, device="cuda")

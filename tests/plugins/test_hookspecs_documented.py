@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import inspect
+import re
 from pathlib import Path
 
+import pluggy
 import pytest
 
 from corebp import hookspecs
@@ -18,7 +20,16 @@ HOOKS = [
 
 
 def test_hookspecs_are_found() -> None:
-    assert len(HOOKS) >= 12
+    # every hook pluggy registers from the module is in HOOKS, and nothing else
+    pm = pluggy.PluginManager(hookspecs.PROJECT)
+    pm.add_hookspecs(hookspecs)
+    registered = {name for name in vars(pm.hook) if name.startswith("corebp_")}
+    assert {f.__name__ for f in HOOKS} == registered and registered
+
+
+def test_the_doc_documents_no_hook_that_does_not_exist() -> None:
+    documented = set(re.findall(r"`(corebp_[a-z_]+)\(", DOC.read_text(encoding="utf-8")))
+    assert documented and documented <= {f.__name__ for f in HOOKS}, documented
 
 
 @pytest.mark.parametrize("hook", HOOKS, ids=lambda f: f.__name__)

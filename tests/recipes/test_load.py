@@ -11,7 +11,6 @@ from corebp.errors import ConfigError
 from corebp.plugins import registry
 from corebp.recipe import load_recipe, shipped_recipes
 from corebp.recipe.shipped import description
-from corebp.training.trainer import build_model
 
 EXPECTED_SHIPPED = {
     "mnist-784-100-10",
@@ -28,7 +27,7 @@ def test_the_four_issue_recipes_are_shipped():
 @pytest.mark.parametrize("name", sorted(shipped_recipes()))
 def test_every_shipped_recipe_validates_builds_and_documents_itself(name):
     loaded = load_recipe(name)
-    build_model(loaded.recipe, registry())
+    loaded.take_core(registry())
     text = shipped_recipes()[name].read_text()
     assert description(shipped_recipes()[name]), "first comment line is the description"
     assert f"corebp run {name}" in text, "the header shows the command that runs it"
@@ -124,9 +123,8 @@ def test_an_unknown_recipe_name_suggests_the_nearest_shipped_one():
 
 
 def test_notebook_weights_are_torch_randn_in_the_notebooks_order():
-    loaded = load_recipe("mnist-784-100-10")
-    torch.manual_seed(0)
-    model, _, _ = build_model(loaded.recipe, registry())
+    loaded = load_recipe("mnist-784-100-10")  # train.seed 0: validation seeds its draws
+    model = loaded.take_core(registry()).model
     torch.manual_seed(0)
     W1, W2 = torch.randn(784, 100), torch.randn(100, 10)
     assert torch.equal(model.params["0.W"], W1) and torch.equal(model.params["2.W"], W2)
@@ -138,6 +136,7 @@ def test_components_are_built_from_the_validated_arguments_not_the_raw_strings()
     )
     assert loaded.recipe.optimizer.args["lr"] == 0.05
     assert loaded.recipe.model[0].args["in_features"] == 784
-    _, loss, optimizer = build_model(loaded.recipe, registry())
+    core = loaded.take_core(registry())
+    loss, optimizer = core.loss, core.optimizer
     assert optimizer.lr == 0.05 and isinstance(optimizer.lr, float)
     assert isinstance(loss.scale, float)
