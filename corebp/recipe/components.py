@@ -103,9 +103,14 @@ def instantiate(
     reg: Registry, kind: str, name: str, args: dict[str, Any], key: str, **supplied: Any
 ) -> Any:
     """The `kind` component registered as `name`, built from its recipe arguments `args` at
-    recipe key `key` (its name at `<key>.type`, the data source's at `data.source`)."""
-    name_key = "data.source" if kind == "data_sources" else f"{key}.type"
-    return build(kind, reg.get(kind, name, key=name_key), args, key, **supplied)
+    recipe key `key`."""
+    return build(kind, reg.get(kind, name, key=name_key(kind, key)), args, key, **supplied)
+
+
+def name_key(kind: str, key: str) -> str:
+    """The recipe key that names the component at `key`: `<key>.type`, a data source's
+    `data.source`."""
+    return "data.source" if kind == "data_sources" else f"{key}.type"
 
 
 def build(kind: str, cls: type, args: dict[str, Any], key: str, **supplied: Any) -> Any:

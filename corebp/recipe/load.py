@@ -26,7 +26,7 @@ from corebp.checks.autograd import rule_twin_problem, twin_problems
 from corebp.errors import ConfigError
 from corebp.plugins import Registry, registry
 from corebp.recipe.build import Core, Node, build_core, core_key, core_of
-from corebp.recipe.components import check_arguments
+from corebp.recipe.components import check_arguments, name_key
 from corebp.recipe.errors import describe_validation_error, raise_problems
 from corebp.recipe.schema import Recipe, TrainSpec
 from corebp.recipe.shipped import find_recipe
@@ -197,10 +197,6 @@ def _model_in(annotation: Any) -> type[BaseModel] | None:
     return None
 
 
-#: Component kinds built while validating (they need no data): the recipe's core.
-CONSTRUCTED = ("layers", "losses", "optimizers")
-
-
 def _component_problems(
     raw: dict[str, Any], reg: Registry
 ) -> tuple[list[str], dict[str, Any], Core | None]:
@@ -245,9 +241,8 @@ def _component_problems(
         if not isinstance(spec, dict) or not isinstance(spec.get("type"), str):
             nodes[key] = None
             continue  # the schema reports the shape problem
-        name_key = "data.source" if kind == "data_sources" else f"{key}.type"
         try:
-            cls = reg.get(kind, spec["type"], key=name_key)
+            cls = reg.get(kind, spec["type"], key=name_key(kind, key))
         except ConfigError as e:
             problems.append(str(e))
             nodes[key] = None

@@ -3,6 +3,7 @@ and the run trains those very objects (corebp.recipe.build)."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections import Counter
 from collections.abc import Iterator
@@ -11,7 +12,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from corebp.plugins import registry
+from corebp.contracts.optimizer import Optimizer
+from corebp.plugins import Component, registry
 from corebp.recipe import load_recipe
 from corebp.recipe.components import SUPPLIED, _arguments_model, build, instantiate
 from corebp.training.run import run_recipe
@@ -60,8 +62,6 @@ def test_the_run_trains_the_objects_validation_built(synthetic_recipe: Path):
 
 
 def test_a_copy_with_another_seed_does_not_take_the_validated_weights(synthetic_recipe: Path):
-    import dataclasses
-
     loaded = load_recipe(str(synthetic_recipe))
     train = loaded.recipe.train.model_copy(update={"seed": 1})
     other = dataclasses.replace(loaded, recipe=loaded.recipe.model_copy(update={"train": train}))
@@ -78,3 +78,29 @@ def test_the_run_may_supply_only_the_arguments_supplied_declares():
     assert set(SUPPLIED["metrics"]) == {"num_classes"}
     with pytest.raises(TypeError, match=r"\['batch'\] supplied to Accuracy but not declared"):
         build("metrics", reg.get("metrics", "accuracy"), {}, "metrics.0", num_classes=3, batch=4)
+
+
+class EagerState(Optimizer):
+    """Makes its state when it is built, as a third-party optimizer may."""
+
+    def __init__(self, params: dict, grads: dict, lr: float) -> None:
+        super().__init__(params, grads, lr)
+        for name, p in params.items():
+            self.state[name]["velocity"] = torch.zeros_like(p)
+
+    def step(self) -> None:
+        self.steps += 1
+
+
+def test_state_an_optimizer_made_when_built_follows_the_model_to_the_runs_dtype(
+    synthetic_recipe: Path, monkeypatch: pytest.MonkeyPatch
+):
+    # validation builds the optimizer over float32 CPU weights; the run is float64
+    reg = registry()
+    eager = Component("optimizers", "eager", EagerState, "tests")
+    monkeypatch.setitem(reg.components["optimizers"], "eager", eager)
+    overrides = ["optimizer={type: eager, lr: 0.1}", "train.dtype=float64", "checks.autograd=null"]
+    trainer = Trainer(load_recipe(str(synthetic_recipe), overrides, reg=reg), reg)
+    state = trainer.optimizer.state
+    assert state.keys() == trainer.model.params.keys()
+    assert all(s["velocity"].dtype == torch.float64 for s in state.values())
