@@ -102,8 +102,9 @@ def make_trainer(batch: int, hidden: int | str, examples: int, device: str) -> T
 
 def batches(trainer: Trainer) -> Iterator[tuple[Tensor, Tensor]]:
     d = trainer.recipe.data
+    shuffle = trainer.parts.streams.shuffle
     return trainer.data.batches(
-        "train", d.batch_size, shuffle=True, drop_last=False, generator=trainer.generator
+        "train", d.batch_size, shuffle=True, drop_last=False, generator=shuffle
     )
 
 

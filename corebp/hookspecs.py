@@ -117,3 +117,8 @@ def corebp_after_backward(run: TrainingRun, x: Tensor, y: Tensor, loss: Tensor) 
 @hookspec
 def corebp_after_update(run: TrainingRun) -> None:
     """Called after each optimizer update; may change `run.model.params`."""
+
+
+@hookspec
+def corebp_step_end(run: TrainingRun, loss: Tensor) -> None:
+    """Called after each step, `run.step` counting the updates done; may stop the run."""

@@ -26,7 +26,7 @@ from corebp.cli import (
 from corebp.cli import eval as eval_
 from corebp.errors import CorebpError, Diverged
 from corebp.plugins import load_registry
-from corebp.training.trainer import Interrupted
+from corebp.training.listeners import Interrupted
 from corebp.util.env import env_flag
 
 

@@ -8,9 +8,9 @@ from typing import Annotated
 import typer
 
 from corebp.cli.run import report
+from corebp.training.assemble import resolve_device
 from corebp.training.distributed import launched
 from corebp.training.run import load_run_recipe, resume_run
-from corebp.training.trainer import resolve_device
 
 
 def command(

@@ -8,9 +8,9 @@ from typing import Annotated, Any
 import typer
 
 from corebp.recipe import DEFAULT_RECIPE, load_recipe
+from corebp.training.assemble import resolve_device
 from corebp.training.distributed import launched
 from corebp.training.run import run_recipe
-from corebp.training.trainer import resolve_device
 
 
 def command(

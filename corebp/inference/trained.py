@@ -28,7 +28,8 @@ from corebp.losses import CrossEntropyLoss
 from corebp.plugins import Registry, registry
 from corebp.recipe import LoadedRecipe, load_recipe
 from corebp.recipe.schema import ChecksSpec
-from corebp.training.trainer import Trainer, resolve_device
+from corebp.training.assemble import resolve_device
+from corebp.training.trainer import Trainer
 
 RECIPE = "recipe.yaml"
 CHECKPOINT = "checkpoint.pt"
@@ -160,7 +161,7 @@ def evaluate(run: TrainedRun, split: str = "test", reg: Registry | None = None) 
     with torch.random.fork_rng(devices=[]):
         trainer = Trainer(loaded, reg, progress="log")
     load_weights(trainer.model, run.state, str(run.path / CHECKPOINT))
-    return {f"{split}_{k}": v for k, v in trainer.evaluate(split).items()}
+    return {f"{split}_{k}": v for k, v in trainer.view.evaluate(split).items()}
 
 
 @dataclass(frozen=True)

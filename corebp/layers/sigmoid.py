@@ -48,6 +48,8 @@ class Sigmoid(Layer):
         g = grad_output
         if not (self.inplace and g.shape == y.shape and g.dtype == y.dtype and g.is_contiguous()):
             return (1 - y).mul_(g).mul_(y)
+        if g.numel() <= self.BLOCK:
+            return g.mul_(1 - y).mul_(y)
         blocks = zip(g.view(-1).split(self.BLOCK), y.reshape(-1).split(self.BLOCK), strict=True)
         for gb, yb in blocks:
             gb.mul_(1 - yb).mul_(yb)

@@ -1,7 +1,9 @@
 """Showing a run's progress: a tqdm bar with live loss/accuracy on a terminal, log lines otherwise.
 
-The bar's loss and accuracy are read from the device-side metrics only every
-`refresh_seconds`, so the training loop is not made to wait for the device on each step.
+Both are run listeners (`assemble` registers one on the process that writes): `EpochLines`
+prints one line per epoch, `ProgressBar` also draws a bar through each epoch. The bar's loss
+and accuracy are read from the device-side metrics only every `refresh_seconds`, so the
+training loop is not made to wait for the device on each step.
 """
 
 from __future__ import annotations
@@ -12,6 +14,9 @@ from collections.abc import Callable
 from typing import Any
 
 from tqdm import tqdm
+
+from corebp.contracts.metric import Metric
+from corebp.hookspecs import TrainingRun, hookimpl
 
 
 def wants_bar(mode: str) -> bool:
@@ -28,8 +33,25 @@ def epoch_line(epoch: int, epochs: int, row: dict[str, Any]) -> str:
     return " | ".join(parts)
 
 
-class ProgressBar:
-    """One tqdm bar per epoch; `advance()` is called once per training step."""
+def live(metrics: dict[str, Metric]) -> dict[str, float]:
+    """The metrics that are single numbers, as they stand (for the progress bar)."""
+    values = {k: m.compute() for k, m in metrics.items()}
+    return {k: v for k, v in values.items() if isinstance(v, (int, float))}
+
+
+class EpochLines:
+    """One line on stderr per epoch, after every other listener has added its metrics."""
+
+    @hookimpl(trylast=True)
+    def corebp_epoch_end(self, run: TrainingRun, epoch: int, metrics: dict[str, Any]) -> None:
+        self.end(epoch_line(epoch, run.recipe.train.epochs, metrics))
+
+    def end(self, line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+
+class ProgressBar(EpochLines):
+    """One tqdm bar per epoch, advanced once per training step, then the epoch's line."""
 
     #: Steps between looks at the clock.
     CHECK_EVERY = 25
@@ -46,6 +68,14 @@ class ProgressBar:
         self.bar: tqdm | None = None
         self._count = 0
         self._last = 0.0
+
+    @hookimpl
+    def corebp_epoch_start(self, run: TrainingRun, epoch: int) -> None:
+        self.start(epoch, run.recipe.train.epochs)
+
+    @hookimpl
+    def corebp_step_end(self) -> None:
+        self.advance()
 
     def start(self, epoch: int, epochs: int) -> None:
         self.bar = tqdm(

@@ -14,13 +14,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from corebp.errors import ConfigError, Diverged
+from corebp.hookspecs import hookimpl
 from corebp.plugins import Registry, registry
 from corebp.recipe import load_recipe
 from corebp.recipe.load import LoadedRecipe
 from corebp.training import checkpoint
+from corebp.training.listeners import Checkpoints, Interrupted
 from corebp.training.plots import plot_alignment, plot_curves, plot_weight_grid
 from corebp.training.rundir import RunDir, provenance
-from corebp.training.trainer import Interrupted, Trainer
+from corebp.training.trainer import Trainer
 
 if TYPE_CHECKING:
     from corebp.training.distributed import DataParallel
@@ -121,19 +123,24 @@ def train_into(run: RunDir, trainer: Trainer) -> dict[str, Any]:
         if out.checkpoint:  # data-parallel: every rank captures, only rank 0 writes
             run.checkpoint("checkpoint.pt", checkpoint.capture(trainer))
 
-    def epoch_end(row: dict[str, Any]) -> None:
+    def epoch_end() -> None:
         run.jsonl("metrics.jsonl", metric_rows(trainer))
         status("running")
 
-    trainer.on_checkpoint = save
+    # Both trylast; pluggy calls the later one first: after each epoch, metrics.jsonl and
+    # summary.json are written before the checkpoint that holds the same epochs.
+    every = out.checkpoint_every or 0
+    trainer.add_listener(Checkpoints(trainer.guard, every, save), name="core/checkpoints")
+    trainer.add_listener(EpochFiles(epoch_end), name="core/run-files")
     for logger in trainer.loggers:
         logger.open(run.path)
     status("running")
     resume = f"corebp resume {shlex.quote(str(run.path))}"
     try:
         with stop_on_signals(trainer):
-            summary = trainer.fit(on_epoch_end=epoch_end)
+            summary = trainer.fit()
     except Interrupted as e:
+        run.jsonl("metrics.jsonl", metric_rows(trainer))
         save()
         name = signal.Signals(e.signum).name
         status("interrupted", error=f"stopped by {name}", resume=resume)
@@ -170,11 +177,22 @@ def train_into(run: RunDir, trainer: Trainer) -> dict[str, Any]:
     return summary
 
 
+class EpochFiles:
+    """After each epoch (once every other listener added its metrics), `write()`."""
+
+    def __init__(self, write: Callable[[], Any]) -> None:
+        self.write = write
+
+    @hookimpl(trylast=True)
+    def corebp_epoch_end(self) -> None:
+        self.write()
+
+
 def metric_rows(trainer: Trainer) -> list[dict[str, Any]]:
     """The rows of metrics.jsonl: each completed epoch's row after the step rows
-    (`trainer.records`, such as the alignment diagnostics) of its steps."""
+    (`trainer.view.records`, such as the alignment diagnostics) of its steps."""
     rows: list[dict[str, Any]] = []
-    records = iter(trainer.records)
+    records = iter(trainer.view.records)
     record = next(records, None)
     for row in trainer.history:
         end = row["epoch"] * trainer.steps_per_epoch
@@ -195,7 +213,7 @@ def stop_on_signals(trainer: Trainer) -> Iterator[None]:
         return
 
     def request_stop(signum: int, frame: object) -> None:
-        trainer.stop_signal = signum
+        trainer.guard.stop_signal = signum
         # Data-parallel, torchrun answers a Ctrl-C with a SIGTERM to every rank: only the
         # same signal again stops at once, so that the ranks can agree to stop and save.
         if trainer.parallel is None or signum == signal.SIGINT:
@@ -277,13 +295,13 @@ def _write_recipe(run: RunDir, loaded: LoadedRecipe) -> None:
 def _draw(run: RunDir, trainer: Trainer) -> None:
     title = trainer.name
     last = trainer.history[-1] if trainer.history else {}
-    for metric in trainer.metric_names:
+    for metric in (m.type for m in trainer.recipe.metrics):
         if isinstance(last.get(f"train_{metric}"), (int, float)):
             run.picture(
                 f"{metric}.png",
                 partial(plot_curves, trainer.history, metric, title=f"{title}: {metric}"),
             )
-    measured = [r for r in trainer.records if r.get("alignment")]
+    measured = [r for r in trainer.view.records if r.get("alignment")]
     if measured:
         run.picture(
             "alignment.png",

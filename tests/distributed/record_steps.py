@@ -21,8 +21,9 @@ import torch
 from corebp.hookspecs import TrainingRun, hookimpl
 from corebp.plugins import load_registry
 from corebp.recipe import load_recipe
+from corebp.training.assemble import resolve_device
 from corebp.training.distributed import launched
-from corebp.training.trainer import Trainer, resolve_device
+from corebp.training.trainer import Trainer
 
 
 class Recorder:

@@ -14,7 +14,7 @@ from corebp import Linear, MSELoss, Sequential
 from corebp.checks.autograd import AutogradCheck, AutogradMismatch
 from corebp.errors import Diverged
 from corebp.recipe import load_recipe
-from corebp.training import trainer as trainer_module
+from corebp.training import listeners
 from corebp.training.run import run_recipe
 from corebp.training.trainer import Trainer
 
@@ -102,7 +102,7 @@ def test_the_guard_reads_the_device_once_per_64_updates_not_every_step(
     loaded = load_recipe(str(synthetic_recipe), ["data.batch_size=4", "checks.autograd=null"])
     trainer = Trainer(loaded, progress="log")  # 150 updates per epoch
     reads = []
-    monkeypatch.setattr(trainer, "check_finite", lambda: reads.append(trainer.step))
+    monkeypatch.setattr(trainer.guard, "check", lambda step: reads.append(trainer.step))
     trainer.train_epoch(0)
     assert reads == [64, 128, 150]
-    assert trainer_module.DIVERGENCE_CHECK_EVERY == 64
+    assert listeners.DIVERGENCE_CHECK_EVERY == 64

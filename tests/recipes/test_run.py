@@ -17,6 +17,7 @@ from corebp.layers import Linear, Sigmoid
 from corebp.layers.sequential import Sequential
 from corebp.losses import MSELoss
 from corebp.recipe import load_recipe
+from corebp.training.progress import live
 from corebp.training.run import run_recipe
 from corebp.training.trainer import Trainer
 from tests.recipes.conftest import RUN_FILES
@@ -148,4 +149,4 @@ def test_the_run_draws_and_shows_the_numeric_metrics_the_recipe_lists(
     assert pictures == {"top_k_accuracy.png", "weights.png"}
     trainer = Trainer(loaded, progress="log")
     trainer.train_epoch(0)
-    assert set(trainer._live()) == {"top_k_accuracy"}
+    assert set(live(trainer.train_metrics)) == {"top_k_accuracy"}

@@ -10,7 +10,8 @@ import torch
 
 from corebp.losses import REGISTRY as LOSSES
 from corebp.recipe import load_recipe
-from corebp.training.trainer import Trainer, _flushing_denormals, denormals_flushed
+from corebp.training.assemble import _flushing_denormals, denormals_flushed
+from corebp.training.trainer import Trainer
 
 N, C = 7, 3
 

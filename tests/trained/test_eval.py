@@ -38,7 +38,7 @@ def test_eval_json_on_the_train_split_equals_a_retrained_model(synthetic_run: Pa
     # The same recipe and seed retrain to the same weights (tests/recipes/test_run.py).
     trainer = Trainer(load_recipe(str(synthetic_run / "recipe.yaml")), progress="log")
     trainer.fit()
-    expected = {f"train_{k}": v for k, v in trainer.evaluate("train").items()}
+    expected = {f"train_{k}": v for k, v in trainer.view.evaluate("train").items()}
     assert result["metrics"] == expected
 
 
