@@ -59,9 +59,9 @@ def export_run(run: TrainedRun, fmt: str, out: Path | None = None) -> Path:
 
 def input_shape(run: TrainedRun) -> tuple[int, ...]:
     """One input's shape: from preprocessing.json, else the first layer's in_features."""
-    if (run.path / PREPROCESSING).is_file():
-        return run.preprocessing().input_shape
     model = run.model("cpu")
+    if (run.path / PREPROCESSING).is_file():
+        return run.fitted_preprocessing(model, torch.device("cpu")).input_shape
     if model.layers and isinstance(model.layers[0], Linear):
         return (model.layers[0].in_features,)
     raise ConfigError(

@@ -8,12 +8,15 @@ image files, so a prediction sees the inputs the model was trained on.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from torch import Tensor
 
 from corebp.errors import DataError
@@ -44,6 +47,22 @@ def to_features(
     return out.to(dtype)
 
 
+#: The most values one image may have at any stage of its preprocessing (a 4096×4096 grey
+#: image): a record that asks for more is refused before anything is allocated.
+MAX_VALUES = 1 << 24
+
+
+@contextmanager
+def _header_only() -> Iterator[None]:
+    """Inside, PIL opens an image of any claimed size (reading its header, decoding nothing),
+    so that the caller can check the size itself; PIL's limit is back afterwards."""
+    limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+    try:
+        yield
+    finally:
+        Image.MAX_IMAGE_PIXELS = limit
+
+
 class ImagePreprocessing(BaseModel):
     """How an image file becomes one model input: x = (byte / divide_by − mean) / std.
 
@@ -64,9 +83,39 @@ class ImagePreprocessing(BaseModel):
     resize: int | None = Field(None, gt=0, description="edge length after padding, or none")
     input_shape: tuple[int, ...]
 
+    @model_validator(mode="after")
+    def _sizes(self) -> ImagePreprocessing:
+        if self.channels not in (1, 3):
+            raise ValueError(f"channels is {self.channels}; expected 1 (grey) or 3 (RGB)")
+        padded = (self.height + 2 * self.pad, self.width + 2 * self.pad)
+        edges = padded if self.resize is None else (self.resize, self.resize)
+        for what, (h, w) in (("after pad", padded), ("after resize", edges)):
+            if h * w * self.channels > MAX_VALUES:
+                raise ValueError(
+                    f"an image {what} would be {w}×{h}×{self.channels}, over {MAX_VALUES} values"
+                )
+        values = math.prod(self.input_shape)
+        if values != edges[0] * edges[1] * self.channels:
+            raise ValueError(
+                f"input_shape {list(self.input_shape)} holds {values} values, but the image "
+                f"gives {self.channels}×{edges[0]}×{edges[1]}"
+            )
+        return self
+
     def read(self, path: Path) -> Tensor:
-        """The pixels of one image file as uint8 (channels, height, width), checked."""
+        """The pixels of one image file as uint8 (channels, height, width), checked: its size
+        before anything is decoded (a small file can claim billions of pixels), then the
+        whole file."""
         try:
+            with _header_only(), Image.open(path) as image:
+                width, height = image.size
+            if (height, width) != (self.height, self.width):
+                raise DataError(
+                    f"{path}: {width}×{height} pixels; expected {self.width}×{self.height}, the "
+                    "size of the images the model's data source read (its pad and resize are "
+                    f"applied after reading). Fix: resize the image to {self.width}×"
+                    f"{self.height} first."
+                )
             with Image.open(path) as image:
                 image.verify()  # the whole file: chunk checksums and its end, not just pixels
             with Image.open(path) as image:
@@ -77,13 +126,6 @@ class ImagePreprocessing(BaseModel):
                 f"{path}: cannot be read as an image ({reason}); expected a whole PNG or JPEG "
                 f"file of {self.width}×{self.height} pixels."
             ) from None
-        height, width = pixels.shape[:2]
-        if (height, width) != (self.height, self.width):
-            raise DataError(
-                f"{path}: {width}×{height} pixels; expected {self.width}×{self.height}, the size "
-                "of the images the model's data source read (its pad and resize are applied "
-                f"after reading). Fix: resize the image to {self.width}×{self.height} first."
-            )
         return torch.from_numpy(pixels.copy()).reshape(height, width, -1).permute(2, 0, 1)
 
     def apply(self, pixels: Tensor, dtype: torch.dtype) -> Tensor:

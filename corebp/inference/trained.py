@@ -9,18 +9,16 @@ while loading) is refused with a `DataError`, before anything in it is executed.
 from __future__ import annotations
 
 import dataclasses
-import json
-import pickle
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
+from pydantic import ValidationError
 from torch import Tensor
 
-from corebp.errors import ConfigError, DataError
+from corebp.errors import ConfigError, CorebpError, DataError
 from corebp.inference.preprocess import ImagePreprocessing
 from corebp.layers import Softmax
 from corebp.layers.sequential import Sequential
@@ -28,37 +26,14 @@ from corebp.losses import CrossEntropyLoss
 from corebp.plugins import Registry, registry
 from corebp.recipe import LoadedRecipe, load_recipe
 from corebp.recipe.schema import ChecksSpec
+from corebp.training import checkpoint
 from corebp.training.assemble import resolve_device
+from corebp.training.run import check_trained_with, recorded_name
 from corebp.training.trainer import Trainer
 
 RECIPE = "recipe.yaml"
 CHECKPOINT = "checkpoint.pt"
 PREPROCESSING = "preprocessing.json"
-
-
-def load_checkpoint(path: Path) -> dict[str, Any]:
-    """The checkpoint at `path`, read with torch.load(weights_only=True) and nothing else."""
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as e:
-        found = re.search(r"GLOBAL ([\w.]+)", str(e))
-        what = f" (it refers to {found.group(1)!r})" if found else ""
-        raise DataError(
-            f"{path}: refused: it holds a pickled Python object other than tensors and plain "
-            f"values, which could run code when loaded{what}; expected a checkpoint written by "
-            "`corebp run`. Fix: re-create it with `corebp run`; never load it with "
-            "weights_only=False unless you trust its origin."
-        ) from None
-    except (RuntimeError, OSError, EOFError) as e:
-        raise DataError(
-            f"{path}: not a readable torch checkpoint ({str(e).splitlines()[0]}); expected the "
-            "checkpoint.pt a run writes. Fix: re-run the recipe to write it again."
-        ) from None
-    if not isinstance(state, dict) or not isinstance(state.get("model"), dict):
-        raise DataError(
-            f"{path}: holds no 'model' dict of tensors; expected the checkpoint.pt a run writes."
-        )
-    return state
 
 
 def load_weights(model: Sequential, state: dict[str, Any], where: str) -> None:
@@ -118,10 +93,33 @@ class TrainedRun:
             )
         try:
             return ImagePreprocessing.model_validate_json(path.read_text(encoding="utf-8"))
-        except ValueError as e:
+        except ValidationError as e:
+            what = "; ".join(
+                f"{'.'.join(map(str, err['loc'])) or 'the record'}: {err['msg']}"
+                for err in e.errors()[:3]
+            )
+            reason = what[:300]
+        except (OSError, ValueError) as e:
+            reason = (str(e).splitlines() or [type(e).__name__])[0][:300]
+        raise DataError(
+            f"{path}: not a valid preprocessing record ({reason}); expected the one the run "
+            "wrote. Fix: restore it, or re-run the recipe."
+        )
+
+    def fitted_preprocessing(self, model: Sequential, device: torch.device) -> ImagePreprocessing:
+        """`preprocessing()`, checked to give inputs `model` takes (one zero input, pushed
+        through in eval mode)."""
+        prep = self.preprocessing()
+        x = torch.zeros((1, *prep.input_shape), dtype=self.dtype, device=device)
+        try:
+            model.forward(x)
+        except CorebpError as e:
             raise DataError(
-                f"{path}: not a valid preprocessing record ({str(e).splitlines()[0]})."
+                f"{self.path / PREPROCESSING}: its input_shape {list(prep.input_shape)} does not "
+                f"fit the run's model ({e}); expected the record the run wrote. Fix: restore "
+                "it, or re-run the recipe."
             ) from None
+        return prep
 
 
 def open_run(
@@ -139,12 +137,10 @@ def open_run(
                 f"{path}: no {name} there; expected a run directory written by `corebp run` "
                 "(with output.checkpoint: true)."
             )
-    state = load_checkpoint(path / CHECKPOINT)
+    state = checkpoint.read(path / CHECKPOINT)
     loaded = load_recipe(str(path / RECIPE), overrides, reg=reg)
-    provenance = path / "provenance.json"
-    name = path.name
-    if provenance.is_file():
-        name = json.loads(provenance.read_text(encoding="utf-8")).get("recipe", name)
+    check_trained_with(loaded, state, path / RECIPE)
+    name = recorded_name(path) or path.name
     return TrainedRun(path, dataclasses.replace(loaded, name=name), state)
 
 
@@ -188,10 +184,10 @@ def predict(
     classified.
     """
     reg = registry() if reg is None else reg
-    prep = run.preprocessing()
-    pixels = torch.stack([prep.read(Path(f)) for f in files])
     where = resolve_device(device)
     model = run.model(where, reg)
+    prep = run.fitted_preprocessing(model, where)
+    pixels = torch.stack([prep.read(Path(f)) for f in files])
     outputs = model.forward(prep.apply(pixels.to(where), run.dtype))
     if issubclass(reg.get("losses", run.loaded.recipe.loss.type), CrossEntropyLoss):
         probs = torch.softmax(outputs, dim=1)

@@ -27,12 +27,14 @@ generator state and skipping the `position` batches already trained on.
 
 from __future__ import annotations
 
+import pickle
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
 
-from corebp.errors import ConfigError
+from corebp.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
     from corebp.training.trainer import Trainer
@@ -67,24 +69,65 @@ def restore(trainer: Trainer, state: dict[str, Any]) -> None:
     trainer.load_state_dict(state)
 
 
+#: What torch's safe unpickler says of a pickle that refers to code (a global, a call).
+_CODE = re.compile(r"GLOBAL ([\w.]+)|reduce for unrecognized function")
+
+
+def read(path: Path) -> dict[str, Any]:
+    """The checkpoint at `path`, read with `torch.load(weights_only=True)` and nothing else,
+    its parameters and buffers checked to be tensors by name. A file that refers to code is
+    refused before anything in it runs; any other file that is not a checkpoint, and one
+    that cannot be read, is a `DataError` naming it."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        code = _CODE.search(str(e))
+        if code is None:
+            raise _damaged(path, e) from None
+        what = f" (it refers to {code.group(1)!r})" if code.group(1) else ""
+        raise DataError(
+            f"{path}: refused: it holds a pickled Python object other than tensors and plain "
+            f"values, which could run code when loaded{what}; expected a checkpoint written by "
+            "`corebp run`. Fix: re-create it with `corebp run`; never load it with "
+            "weights_only=False unless you trust its origin."
+        ) from None
+    except OSError as e:
+        raise DataError(f"{path}: cannot be read ({e.strerror or e}).") from None
+    except Exception as e:  # torch.load fails on a damaged file in many ways
+        raise _damaged(path, e) from None
+    if not isinstance(state, dict):
+        raise _damaged(path, f"it holds a {type(state).__name__}, not a dict")
+    for key in ("model", "buffers"):
+        tensors = state.get(key, {} if key == "buffers" else None)
+        if not isinstance(tensors, dict) or not all(
+            isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in tensors.items()
+        ):
+            raise _damaged(path, f"its {key!r} is not a dict of tensors by name")
+    return state
+
+
+def _damaged(path: Path, why: BaseException | str) -> DataError:
+    if isinstance(why, BaseException):
+        first = (str(why).splitlines() or [""])[0][:200]
+        why = f"{type(why).__name__}: {first}" if first else type(why).__name__
+    return DataError(
+        f"{path}: damaged, or not a corebp checkpoint ({why}); expected the checkpoint.pt a "
+        "run writes. Fix: re-create it with `corebp run` (or restore it from a copy)."
+    )
+
+
 def load(path: Path) -> dict[str, Any]:
-    """Read a checkpoint with `torch.load(weights_only=True)`; a bad file is a ConfigError."""
+    """The checkpoint a resume continues from (`read`, and of this corebp's format)."""
     if not path.is_file():
         raise ConfigError(
             f"{path}: no checkpoint; the run stopped before its first checkpoint (or was run "
             "with output.checkpoint=false), so it cannot be resumed: start it again with "
             "`corebp run`."
         )
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
-        raise ConfigError(
-            f"{path}: not a corebp checkpoint ({type(e).__name__}: {str(e).splitlines()[0]}); "
-            "start the run again with `corebp run`."
-        ) from None
-    if not isinstance(state, dict) or state.get("format") != FORMAT:
-        raise ConfigError(
-            f"{path}: not a corebp checkpoint of format {FORMAT}; start the run again with "
-            "`corebp run`."
+    state = read(path)
+    if state.get("format") != FORMAT:
+        raise DataError(
+            f"{path}: a checkpoint of format {state.get('format')!r}, and this corebp resumes "
+            f"format {FORMAT} only; start the run again with `corebp run`."
         )
     return state

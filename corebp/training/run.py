@@ -13,7 +13,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from corebp.errors import ConfigError, Diverged
+from corebp.errors import ConfigError, DataError, Diverged
 from corebp.hookspecs import hookimpl
 from corebp.plugins import Registry, registry
 from corebp.recipe import load_recipe
@@ -87,6 +87,7 @@ def resume_run(
     reg = registry() if reg is None else reg
     loaded = load_run_recipe(path, overrides, reg)
     state = checkpoint.load(path / "checkpoint.pt")
+    check_trained_with(loaded, state, path / "recipe.yaml")
     if loaded.recipe.train.epochs < state["epoch"]:
         raise ConfigError(
             f"train.epochs={loaded.recipe.train.epochs}: the run has already completed "
@@ -254,16 +255,52 @@ def load_run_recipe(
             f"gives {new.get(refused[0])!r}); a resumed run continues the same recipe, and only "
             "train.epochs and output options may change. Start a new run to change it."
         )
-    name = _recorded_name(path) or before.name
+    name = recorded_name(path) or before.name
     return LoadedRecipe(name, after.recipe, recorded, after.overrides)
 
 
-def _recorded_name(path: Path) -> str | None:
-    try:
-        name = json.loads((path / "provenance.json").read_text(encoding="utf-8"))["recipe"]
-    except (OSError, ValueError, KeyError, TypeError):
+def check_trained_with(loaded: LoadedRecipe, state: dict[str, Any], where: Path) -> None:
+    """Refuse a run directory whose recipe.yaml (`loaded`, at `where`) no longer says what its
+    checkpoint (`state`) was trained with, naming the first difference. What a resume may
+    change (`train.epochs`, `output.*`) and what `loaded.overrides` set may differ."""
+    trained = state.get("recipe")
+    if not isinstance(trained, dict):
+        raise DataError(
+            f"{where.with_name('checkpoint.pt')}: holds no copy of the recipe it was trained "
+            "with; expected the checkpoint.pt a run writes. Fix: re-run the recipe."
+        )
+    set_here = [o.partition("=")[0].strip().lstrip("+~") for o in loaded.overrides]
+    old, new = _flat(trained), _flat(loaded.resolved())
+    for key in sorted(old.keys() | new.keys()):
+        free = key == "train.epochs" or key.startswith("output.")
+        free = free or any(key == k or key.startswith(f"{k}.") for k in set_here)
+        if old.get(key) != new.get(key) and not free:
+            raise ConfigError(
+                f"{where}: {key} is {new.get(key)!r} but the checkpoint beside it was trained "
+                f"with {old.get(key)!r}: the recipe was edited after training. Fix: put back "
+                f"{key}: {old.get(key)!r} (or a copy of the recipe the run wrote), or start a "
+                "new run with `corebp run`."
+            )
+
+
+def recorded_name(path: Path) -> str | None:
+    """The recipe name a run directory's provenance.json records; None when there is no
+    such file, a DataError naming it when it is damaged."""
+    file = path / "provenance.json"
+    if not file.is_file():
         return None
-    return name if isinstance(name, str) else None
+    try:
+        name = json.loads(file.read_text(encoding="utf-8"))["recipe"]
+        if isinstance(name, str):
+            return name
+        reason = f"its recipe is a {type(name).__name__}"
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        reason = f"{type(e).__name__}: {(str(e).splitlines() or [''])[0][:200]}"
+    raise DataError(
+        f"{file}: damaged ({reason}); expected the JSON object `corebp run` writes, with the "
+        "recipe's name under \"recipe\". Fix: restore it, or delete it (the folder's name is "
+        "then used)."
+    )
 
 
 def _flat(data: Any, prefix: str = "") -> dict[str, Any]:

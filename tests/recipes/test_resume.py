@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from corebp.errors import ConfigError
+from corebp.errors import ConfigError, DataError
 from corebp.recipe import load_recipe
 from corebp.training.run import resume_run, run_recipe
 
@@ -219,7 +219,7 @@ def test_a_run_without_a_checkpoint_cannot_be_resumed_and_says_so(recipe, tmp_pa
 def test_a_corrupt_checkpoint_is_refused_without_unpickling(recipe, tmp_path):
     run_recipe(load_recipe(str(recipe), ["train.epochs=1"]), tmp_path / "run")
     (tmp_path / "run" / "checkpoint.pt").write_bytes(b"\x80\x04not a checkpoint")
-    with pytest.raises(ConfigError, match=r"checkpoint\.pt: not a corebp checkpoint"):
+    with pytest.raises(DataError, match=r"checkpoint\.pt: damaged, or not a corebp checkpoint"):
         resume_run(tmp_path / "run", ["train.epochs=2"])
 
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from corebp.errors import DataError
-from corebp.inference.trained import load_checkpoint
+from corebp.training import checkpoint
 
 
 class RunsCode:
@@ -58,6 +58,6 @@ def test_eval_predict_and_export_refuse_it_in_one_line(booby_trapped_run, corebp
 def test_a_truncated_checkpoint_is_a_one_line_data_error(synthetic_run: Path, tmp_path: Path):
     broken = tmp_path / "checkpoint.pt"
     broken.write_bytes((synthetic_run / "checkpoint.pt").read_bytes()[:200])
-    with pytest.raises(DataError, match="not a readable torch checkpoint") as e:
-        load_checkpoint(broken)
+    with pytest.raises(DataError, match="damaged, or not a corebp checkpoint") as e:
+        checkpoint.read(broken)
     assert "\n" not in str(e.value)
