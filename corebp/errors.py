@@ -41,7 +41,15 @@ class Diverged(CorebpError, RuntimeError):
         self.step = step
 
 
+def clip(text: str, most: int = 200) -> str:
+    """`text` cut to `most` characters, so that a huge value cannot flood an error message."""
+    return text if len(text) <= most else f"{text[:most]}… ({len(text)} characters)"
+
+
 def did_you_mean(name: str, choices: Iterable[str]) -> str:
-    """Return " Did you mean 'x'?" for the nearest of `choices`, or "" when none is close."""
+    """Return " Did you mean 'x'?" for the nearest of `choices`, or "" when none is close
+    (or `name` is far longer than any name is)."""
+    if len(name) > 200:
+        return ""
     close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
     return f" Did you mean {close[0]!r}?" if close else ""

@@ -34,7 +34,7 @@ from corebp.contracts.loss import Loss
 from corebp.contracts.metric import Metric
 from corebp.contracts.optimizer import Optimizer
 from corebp.contracts.schedule import Schedule
-from corebp.errors import ConfigError, CorebpError, PluginError, did_you_mean
+from corebp.errors import ConfigError, CorebpError, PluginError, clip, did_you_mean
 from corebp.util.env import env_flag
 
 ENTRY_POINT_GROUP = hookspecs.PROJECT
@@ -98,7 +98,7 @@ class Registry:
         where = f"{key}: " if key else ""
         choices = ", ".join(sorted(found)) or "none (is the plugin that provides them loaded?)"
         raise ConfigError(
-            f"{where}{name!r} is not a registered {_singular(kind)}; "
+            f"{where}{clip(repr(name))} is not a registered {_singular(kind)}; "
             f"expected one of: {choices}.{did_you_mean(name, found)}"
         )
 
@@ -117,7 +117,7 @@ class Registry:
         if not found:
             known = sorted({n for c in self.components.values() for n in c})
             raise ConfigError(
-                f"{name!r} is not a registered component; expected one of: "
+                f"{clip(repr(name))} is not a registered component; expected one of: "
                 f"{', '.join(known)}.{did_you_mean(name, known)}"
             )
         return found[0]

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from corebp.training.sweep import Sweep, parse_seeds
+from corebp.training.sweep import MAX_RUNS, Sweep, parse_seeds
 
 
 def command(
@@ -33,6 +33,12 @@ def command(
     jobs: Annotated[
         int, typer.Option(min=1, help="Runs at a time, each a process of its own.")
     ] = 1,
+    max_runs: Annotated[
+        int,
+        typer.Option(
+            min=1, help="The most runs (cells × seeds) to start; a larger grid is refused."
+        ),
+    ] = MAX_RUNS,
     output_dir: Annotated[
         Path | None,
         typer.Option(
@@ -76,11 +82,12 @@ def command(
     sweep = Sweep(
         recipe.split(","),
         list(grid or []),
-        parse_seeds(seeds),
+        parse_seeds(seeds, max_runs),
         output_dir,
         metric=metric,
         select=select,
         argv=["corebp", *sys.argv[1:]],
+        max_runs=max_runs,
     )
     sweep.execute(jobs, echo=typer.echo)
     table = (sweep.directory / "sweep.md").read_text(encoding="utf-8")

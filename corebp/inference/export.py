@@ -25,7 +25,7 @@ from corebp.errors import ConfigError
 from corebp.inference.interop import architecture, to_torch
 from corebp.inference.trained import PREPROCESSING, TrainedRun
 from corebp.layers import Linear
-from corebp.util.atomic import write_atomic, write_bytes_atomic
+from corebp.util.atomic import save_torch, write_atomic, write_bytes_atomic
 from corebp.util.optional import require
 
 #: Each format with the file suffix it gets by default.
@@ -38,22 +38,59 @@ def export_run(run: TrainedRun, fmt: str, out: Path | None = None) -> Path:
         raise ConfigError(
             f"--format: {fmt!r} is not an export format; expected one of: {', '.join(FORMATS)}."
         )
-    out = run.path / f"model{FORMATS[fmt]}" if out is None else Path(out)
+    suffix = FORMATS[fmt]
+    out = _target(run.path / f"model{suffix}" if out is None else Path(out), suffix)
     model = run.model("cpu")
     module = to_torch(model).eval()
     arch = architecture(model)
-    if fmt == "torch":
-        state = {"architecture": arch, "state_dict": module.state_dict()}
-        write_atomic(out, lambda p: torch.save(state, p))
-    elif fmt == "safetensors":
-        st = require("safetensors.torch", "safetensors", "export --format safetensors")
-        meta = {"architecture": json.dumps(arch), "format": "pt"}
-        write_bytes_atomic(out, st.save(module.state_dict(), metadata=meta))
-    else:
-        require("onnx", "onnx", "export --format onnx")
-        require("onnxscript", "onnx", "export --format onnx")
-        x = torch.zeros(2, *input_shape(run), dtype=run.dtype)
-        write_atomic(out, lambda p: _onnx(module, x, p))
+    try:
+        if fmt == "torch":
+            state = {"architecture": arch, "state_dict": module.state_dict()}
+            write_atomic(out, lambda p: save_torch(state, p))
+        elif fmt == "safetensors":
+            st = require("safetensors.torch", "safetensors", "export --format safetensors")
+            meta = {"architecture": json.dumps(arch), "format": "pt"}
+            write_bytes_atomic(out, st.save(module.state_dict(), metadata=meta))
+        else:
+            require("onnx", "onnx", "export --format onnx")
+            require("onnxscript", "onnx", "export --format onnx")
+            x = torch.zeros(2, *input_shape(run), dtype=run.dtype)
+            write_atomic(out, lambda p: _onnx(module, x, p))
+    except OSError as e:
+        raise ConfigError(
+            f"--output: cannot write {out} ({e.strerror or e}); nothing was written. Fix: "
+            "give -o a path in a folder you can write to, on a disk with space."
+        ) from None
+    return out
+
+
+def _target(out: Path, suffix: str) -> Path:
+    """`out`, if it is a new path or a regular file to replace; anything else is refused
+    before anything is built (a directory, a device such as /dev/null, a pipe or a socket
+    would be replaced by a file, and a path under a file cannot be made)."""
+    try:
+        is_dir, exists, is_file = out.is_dir(), out.exists(), out.is_file()
+        above = next((p for p in out.parents if p.exists() or p.is_symlink()), Path("."))
+    except OSError as e:  # a name too long, a loop of links
+        raise ConfigError(
+            f"--output: cannot write {out} ({e.strerror or e}); nothing was written. Fix: "
+            "give -o another path."
+        ) from None
+    if is_dir:
+        raise ConfigError(
+            f"--output: {out} is a directory; expected a file name. Fix: give a file in it, "
+            f"such as {out / ('model' + suffix)}."
+        )
+    if exists and not is_file:
+        raise ConfigError(
+            f"--output: {out} is not a regular file (a device, pipe or socket), which export "
+            "would replace; expected a new path or a file. Fix: choose another -o."
+        )
+    if not above.is_dir():
+        raise ConfigError(
+            f"--output: {out} is under {above}, which is a file, not a folder; expected a "
+            "path in a folder. Fix: choose another -o."
+        )
     return out
 
 

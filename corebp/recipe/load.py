@@ -23,7 +23,7 @@ from omegaconf.errors import OmegaConfBaseException
 from pydantic import BaseModel, ValidationError
 
 from corebp.checks.autograd import rule_twin_problem, twin_problems
-from corebp.errors import ConfigError
+from corebp.errors import ConfigError, clip
 from corebp.plugins import Registry, registry
 from corebp.recipe.build import Core, Node, build_core, core_key, core_of
 from corebp.recipe.components import check_arguments, name_key
@@ -86,6 +86,18 @@ def load_recipe(
     return LoadedRecipe(path.stem, recipe, path, tuple(overrides), [core] if core else [])
 
 
+#: What an override looks like, for error messages.
+OVERRIDE_FORM = "dotted.key=value, e.g. train.epochs=1 or model.0.init=xavier"
+OVERRIDE_PARTS = (
+    f"expected {OVERRIDE_FORM}, every part naming a key or an existing list index, and a "
+    "plain YAML value (no tags)"
+)
+INTERPOLATION = (
+    "expected an interpolation ${...} to name another key that exists (not itself), "
+    "e.g. ${train.epochs}"
+)
+
+
 def apply_overrides(cfg: DictConfig, overrides: Sequence[str], source: str) -> dict[str, Any]:
     """Apply `dotted.key=value` overrides (values parsed as YAML) and return plain data.
 
@@ -95,22 +107,28 @@ def apply_overrides(cfg: DictConfig, overrides: Sequence[str], source: str) -> d
     problems = []
     for item in overrides:
         key, sep, _ = item.partition("=")
+        shown = clip(repr(item))
         if not sep or not key:
+            problems.append(f"{shown}: an override must look like {OVERRIDE_FORM}.")
+            continue
+        if not all(part.strip() for part in key.split(".")):
             problems.append(
-                f"{item!r}: an override must look like dotted.key=value, e.g. train.epochs=1."
+                f"{clip(key)}: not a dotted key (a part between dots is empty, in {shown}); "
+                f"expected {OVERRIDE_FORM}."
             )
             continue
         try:
             value = OmegaConf.select(OmegaConf.from_dotlist([item]), key)
             OmegaConf.update(cfg, key, value, merge=True)
         except Exception as e:  # OmegaConf's, YAML's (bad syntax, unsafe tags), bad list indices
-            first = (str(e).splitlines() or [type(e).__name__])[0]
-            problems.append(f"{key}: cannot apply override {item!r}: {first}.")
+            first = clip((str(e).splitlines() or [type(e).__name__])[0])
+            expected = INTERPOLATION if "nterpolation" in first else OVERRIDE_PARTS
+            problems.append(f"{clip(key)}: cannot apply override {shown}: {first}; {expected}.")
     try:
         raw = OmegaConf.to_container(cfg, resolve=True)
     except OmegaConfBaseException as e:
         key = getattr(e, "full_key", None) or "(interpolation)"
-        problems.append(f"{key}: {str(e).splitlines()[0]}.")
+        problems.append(f"{key}: {clip(str(e).splitlines()[0])}; {INTERPOLATION}.")
         raw = {}
     raise_problems(problems, f"{source} with overrides")
     return raw  # type: ignore[return-value]

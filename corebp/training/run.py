@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shlex
 import signal
@@ -128,11 +129,12 @@ def train_into(run: RunDir, trainer: Trainer) -> dict[str, Any]:
         run.jsonl("metrics.jsonl", metric_rows(trainer))
         status("running")
 
-    # Both trylast; pluggy calls the later one first: after each epoch, metrics.jsonl and
-    # summary.json are written before the checkpoint that holds the same epochs.
+    # Both trylast, which pluggy calls in the order they were registered: after each epoch,
+    # metrics.jsonl and summary.json are written before the checkpoint that holds the same
+    # epochs (a resume from it then finds them).
     every = out.checkpoint_every or 0
-    trainer.add_listener(Checkpoints(trainer.guard, every, save), name="core/checkpoints")
     trainer.add_listener(EpochFiles(epoch_end), name="core/run-files")
+    trainer.add_listener(Checkpoints(trainer.guard, every, save), name="core/checkpoints")
     for logger in trainer.loggers:
         logger.open(run.path)
     status("running")
@@ -166,7 +168,8 @@ def train_into(run: RunDir, trainer: Trainer) -> dict[str, Any]:
         )
         raise stopped from None
     except Exception as e:
-        status("failed", error=f"{type(e).__name__}: {e}")
+        with contextlib.suppress(DataError):  # a full disk may refuse this too: e is the news
+            status("failed", error=f"{type(e).__name__}: {e}")
         raise
     finally:
         for logger in trainer.loggers:

@@ -21,8 +21,8 @@ import torch
 from omegaconf import OmegaConf
 
 import corebp
-from corebp.errors import ConfigError
-from corebp.util.atomic import write_atomic
+from corebp.errors import ConfigError, DataError
+from corebp.util.atomic import leftovers, save_torch, write_atomic
 
 
 def default_run_dir(recipe_name: str) -> Path:
@@ -54,7 +54,8 @@ class RunDir:
     """The folder one run writes into, owned by this process alone while it exists.
 
     Ownership is an exclusive `flock` on the folder itself, held until the process ends (a
-    kill releases it): a second run or resume of the same folder is refused.
+    kill releases it): a second run or resume of the same folder is refused. Taking it
+    removes the temporary files a killed writer left (`corebp.util.atomic.leftovers`).
     """
 
     def __init__(self, path: Path) -> None:
@@ -71,6 +72,8 @@ class RunDir:
                 f"output dir {str(path)!r} is in use by another corebp run; wait for it to "
                 "finish or choose another --output-dir."
             ) from None
+        for stale in leftovers(path):  # half-written by a run that was killed
+            stale.unlink(missing_ok=True)
 
     @classmethod
     def create(cls, path: Path | None, recipe_name: str) -> RunDir:
@@ -118,10 +121,22 @@ class RunDir:
         """Give up ownership (also done when the process ends)."""
         os.close(self._fd)
 
-    def text(self, name: str, content: str) -> Path:
+    def _write(self, name: str, write: Callable[[Path], object]) -> Path:
+        """`write_atomic` into this folder; an OSError (a full disk) is a DataError naming
+        the file, which is then as it was (the run stays resumable)."""
         target = self.path / name
-        write_atomic(target, lambda p: p.write_text(content, encoding="utf-8"))
+        try:
+            write_atomic(target, write)
+        except OSError as e:
+            raise DataError(
+                f"{target}: cannot write it ({e.strerror or e}); the file is as it was before. "
+                f"Fix: make room (or fix the folder), then continue with: corebp resume "
+                f"{self.path}"
+            ) from None
         return target
+
+    def text(self, name: str, content: str) -> Path:
+        return self._write(name, lambda p: p.write_text(content, encoding="utf-8"))
 
     def json(self, name: str, obj: Any) -> Path:
         return self.text(name, strict_json(obj, indent=2) + "\n")
@@ -133,14 +148,10 @@ class RunDir:
         return self.text(name, header + OmegaConf.to_yaml(OmegaConf.create(data)))
 
     def checkpoint(self, name: str, state: dict[str, Any]) -> Path:
-        target = self.path / name
-        write_atomic(target, lambda p: torch.save(state, p))
-        return target
+        return self._write(name, lambda p: save_torch(state, p))
 
     def picture(self, name: str, draw: Callable[[Path], None]) -> Path:
-        target = self.path / name
-        write_atomic(target, draw)
-        return target
+        return self._write(name, draw)
 
 
 def provenance(

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import os
 import platform
 import re
@@ -46,6 +47,8 @@ from corebp.training.rundir import strict_json
 from corebp.util.atomic import write_bytes_atomic
 
 #: Keys a grid may not vary: the sweep sets them itself.
+#: The most runs (cells × seeds) a sweep starts unless told otherwise (`--max-runs`).
+MAX_RUNS = 1000
 RESERVED = {"train.seed": "use --seeds", "output.dir": "the sweep names each run's directory"}
 
 
@@ -106,18 +109,25 @@ class Run:
         }
 
 
-def parse_seeds(text: str) -> list[int]:
-    """'0-4' → [0, 1, 2, 3, 4]; '0,2,7' → [0, 2, 7]; '3' → [3]."""
-    seeds: list[int] = []
+def parse_seeds(text: str, limit: int = MAX_RUNS) -> list[int]:
+    """'0-4' → [0, 1, 2, 3, 4]; '0,2,7' → [0, 2, 7]; '3' → [3]; at most `limit` seeds (a range
+    is counted before it is made)."""
+    ranges: list[range] = []
     try:
         for part in text.split(","):
             first, dash, last = part.strip().partition("-")
-            seeds += range(int(first), int(last if dash else first) + 1)
+            ranges.append(range(int(first), int(last if dash else first) + 1))
     except ValueError:
         raise ConfigError(
             f"--seeds {text!r}: expected a range such as 0-4, a list such as 0,2,7, or both "
             "(0-2,9)."
         ) from None
+    if sum(len(r) for r in ranges) > limit:
+        raise ConfigError(
+            f"--seeds {text!r}: more than {limit} seeds, the most runs a sweep starts; "
+            "expected fewer (or lift the limit with --max-runs N)."
+        )
+    seeds = [seed for r in ranges for seed in r]
     if not seeds or len(set(seeds)) != len(seeds):
         raise ConfigError(f"--seeds {text!r}: expected distinct seeds, at least one.")
     return seeds
@@ -140,6 +150,11 @@ def parse_grid(items: Sequence[str]) -> tuple[list[str], list[tuple[str, list[st
                 f"sweep argument {item!r}: {key} is set by the sweep; {RESERVED[key]}."
             )
         values = [value] if value[:1] in "[{" else value.split(",")
+        twice = next((v for v in values if values.count(v) > 1), None)
+        if twice is not None:
+            raise ConfigError(
+                f"sweep argument {item!r}: {twice!r} is given twice; expected each value once."
+            )
         if any(axis == key for axis, _ in axes) or any(f.startswith(key + "=") for f in fixed):
             raise ConfigError(f"sweep argument {item!r}: {key} is given twice; give it once.")
         if len(values) > 1:
@@ -223,11 +238,28 @@ class Sweep:
         metric: str = "test_accuracy",
         select: str | None = None,
         argv: Sequence[str] | None = None,
+        max_runs: int = MAX_RUNS,
     ) -> None:
         if not recipes or len(set(recipes)) != len(recipes):
             raise ConfigError(f"recipes {list(recipes)}: expected distinct recipes, at least one.")
         self.fixed, self.axes = parse_grid(items)
+        cells = len(recipes) * math.prod(len(values) for _, values in self.axes)
+        if cells * len(seeds) > max_runs:
+            raise ConfigError(
+                f"sweep: {cells} cells × {len(seeds)} seeds = {cells * len(seeds)} runs, over "
+                f"the limit of {max_runs}; expected a smaller grid. Fix: fewer values or "
+                f"seeds, or lift the limit with --max-runs {cells * len(seeds)}."
+            )
         self.cells = grid_cells(recipes, self.axes)
+        folders: dict[str, Cell] = {}
+        for cell in self.cells:
+            other = folders.setdefault(cell.dirname, cell)
+            if other is not cell:
+                raise ConfigError(
+                    f"sweep cells {other.label!r} and {cell.label!r} would share the folder "
+                    f"{cell.dirname!r}; expected values that still differ once every character "
+                    "but letters, digits and ._=,+- is made '_'."
+                )
         self.seeds = list(seeds)
         self.metric = metric
         self.select = select

@@ -3,10 +3,23 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import os
+import re
 import secrets
 from collections.abc import Callable
 from pathlib import Path
+
+import torch
+
+#: The temporary files `write_atomic` makes: ".<name>.<16 hex digits>.part".
+PART = re.compile(r"\..+\.[0-9a-f]{16}\.part")
+
+
+def leftovers(folder: Path) -> list[Path]:
+    """The temporary files of `write_atomic` in `folder` (a writer killed mid-write leaves
+    one); only whoever owns the folder may remove them, no other writer being at work."""
+    return sorted(p for p in folder.glob(".*.part") if PART.fullmatch(p.name) and p.is_file())
 
 
 def write_atomic(path: Path, write: Callable[[Path], object]) -> None:
@@ -36,3 +49,13 @@ def write_atomic(path: Path, write: Callable[[Path], object]) -> None:
 def write_bytes_atomic(path: Path, data: bytes) -> None:
     """`write_atomic` for bytes already in memory."""
     write_atomic(path, lambda tmp: tmp.write_bytes(data))
+
+
+def save_torch(obj: object, path: Path) -> None:
+    """`torch.save(obj)` into `path`, serialised in memory first and then written by Python,
+    so that a full disk is an OSError (ENOSPC): torch's own writer turns a failed write
+    into a RuntimeError about positions. It holds the file's bytes once more meanwhile."""
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    with open(path, "wb") as f:
+        f.write(buffer.getbuffer())

@@ -7,6 +7,7 @@ from __future__ import annotations
 import ast
 import functools
 import gc
+import inspect
 import json
 import os
 import subprocess
@@ -19,8 +20,9 @@ import pytest
 import torch
 
 import corebp.hookspecs
+from corebp.contracts.run import TrainingRun
 from corebp.errors import PluginError
-from corebp.plugins import load_registry
+from corebp.plugins import HOOKS, load_registry
 from corebp.recipe import load_recipe
 from corebp.training.trainer import Trainer
 from corebp.training.view import RunView
@@ -265,17 +267,26 @@ def test_hookspecs_give_plugins_a_training_run_not_the_trainer():
         node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module
     }
     assert "corebp.training.trainer" not in imported
-    hooks = [
-        "corebp_run_start",
-        "corebp_run_end",
-        "corebp_epoch_start",
-        "corebp_epoch_end",
-        "corebp_after_backward",
-        "corebp_after_update",
-    ]
-    for name in hooks:
-        annotation = getattr(corebp.hookspecs, name).__annotations__["run"]
-        assert annotation == "TrainingRun", name
+    specs = {name: getattr(corebp.hookspecs, name) for name in HOOKS}
+    hooks = sorted(n for n, f in specs.items() if "run" in inspect.signature(f).parameters)
+    assert hooks == sorted(
+        [
+            "corebp_run_listeners",
+            "corebp_run_start",
+            "corebp_run_end",
+            "corebp_epoch_start",
+            "corebp_epoch_end",
+            "corebp_after_backward",
+            "corebp_after_update",
+            "corebp_step_end",
+        ]
+    )
+    for name in hooks:  # the annotation names the protocol itself, not some other class
+        annotation = eval(specs[name].__annotations__["run"], vars(corebp.hookspecs))
+        assert annotation is TrainingRun, name
+    # and what hooks receive has every member the protocol documents
+    members = {n for n in vars(TrainingRun) if not n.startswith("_")}
+    assert members and all(hasattr(RunView, n) for n in members), members
 
 
 def _reachable(root: object) -> list[object]:

@@ -182,6 +182,30 @@ OUTPUT_DIRS = [
     ("file/sub", "Not a directory"),
 ]
 
+# Reliability II, class 7: an override's problem says what was expected, and no value,
+# however long, floods the message.
+OVERRIDE_FORMS = [
+    ("a..b=1", "a..b: not a dotted key"),
+    ("train.epochs='", "expected dotted.key=value"),
+    ("train.epochs=!!python/name:os.system", "a plain YAML value (no tags)"),
+    ("model.9.p=1", "an existing list index"),
+    ("model.x.p=1", "an existing list index"),
+    ("train.epochs=${nope}", "name another key that exists (not itself)"),
+    ("train.epochs=${train.epochs}", "name another key that exists (not itself)"),
+    ("model.0.type=" + "x" * 1_000_000, "(1000002 characters)"),  # its repr, quoted
+    ("optimizer.type=" + "y" * 1_000_000, "(1000002 characters)"),
+]
+
+# Reliability II, class 5: a sweep is bounded, and refused before anything is written.
+SWEEPS = [
+    (["--seeds", "0-999999999"], "more than 1000 seeds"),
+    (["--seeds", "0-10,20-1999"], "more than 1000 seeds"),
+    (["optimizer.lr=" + ",".join(str(i) for i in range(1, 102)), "--seeds", "0-9"], "1010 runs"),
+    (["optimizer.lr=0.1,0.1", "--seeds", "0"], "'0.1' is given twice"),
+    (["optimizer.lr=a/b,a:b", "--seeds", "0"], "would share the folder"),
+    (["--seeds", "0-1", "--max-runs", "1"], "more than 1 seeds"),
+]
+
 CASES = (
     [pytest.param(["validate", "{r}", o], k, id=f"non-finite:{o}") for o, k in NON_FINITE]
     + [pytest.param(["validate", "{r}", o], k, id=f"range:{o}") for o, k in OUT_OF_RANGE]
@@ -197,6 +221,11 @@ CASES = (
     + [pytest.param(["resume", "{d}/nothing"], "nothing", id="resume:missing")]
     + [pytest.param(["resume", "{d}/file"], "file", id="resume:file")]
     + [pytest.param(["resume", "{d}/nonempty"], "recipe.yaml", id="resume:not-a-run")]
+    + [pytest.param(["run", "{r}", o], k, id=f"form:{o[:30]}") for o, k in OVERRIDE_FORMS]
+    + [
+        pytest.param(["sweep", "{r}", *a, "-o", "{d}/sweep"], k, id=f"sweep:{' '.join(a)[:30]}")
+        for a, k in SWEEPS
+    ]
 )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,8 +17,9 @@ from corebp.errors import Diverged
 from corebp.recipe import load_recipe
 from corebp.training import checkpoint
 from corebp.training.listeners import Checkpoints, Guard, LearningRateSchedule
-from corebp.training.progress import EpochLines
+from corebp.training.progress import EpochLines, ProgressBar
 from corebp.training.run import run_recipe
+from corebp.training.rundir import RunDir
 from corebp.training.trainer import Trainer
 
 
@@ -133,3 +135,42 @@ def test_a_run_checkpoints_through_its_checkpoints_listener(synthetic_recipe: Pa
     assert len(saved) == steps // 5 + 2  # every 5 updates, and after each of the 2 epochs
     state = checkpoint.load(tmp_path / "run" / "checkpoint.pt")
     assert state["step"] == steps and state["epoch"] == 2
+
+
+def test_on_a_terminal_the_progress_bar_is_drawn_through_each_epoch(
+    synthetic_recipe: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)  # what `auto` looks at
+    trainer = _trainer(synthetic_recipe, "output.progress=auto")
+    bar = dict(trainer.events.list_name_plugin())["core/progress"]
+    assert type(bar) is ProgressBar
+    monkeypatch.setattr(bar, "refresh_seconds", 0.0)
+    shown: list[dict[str, float]] = []
+    live = bar.live
+    monkeypatch.setattr(bar, "live", lambda: (shown.append(live()), shown[-1])[1])
+    trainer.fit()
+    err = capsys.readouterr().err
+    steps = trainer.steps_per_epoch
+    assert "epoch 1/2" in err and f"0/{steps}" in err  # the bar, drawn when each epoch starts
+    assert len(shown) == 2 * (steps // ProgressBar.CHECK_EVERY)  # live metrics, read rarely
+    assert set(shown[0]) == {"loss", "accuracy"}
+    lines = [line for line in err.splitlines() if " | train_loss " in line]
+    assert [line.split(" | ")[0] for line in lines] == ["epoch 1/2", "epoch 2/2"]
+
+
+def test_after_each_epoch_the_metrics_are_written_before_the_checkpoint(
+    synthetic_recipe: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    # a resume from that checkpoint then finds metrics.jsonl holding the same epochs
+    order: list[str] = []
+    for method in ("jsonl", "checkpoint"):
+        original = getattr(RunDir, method)
+
+        def spy(self, name, *args, __original=original):
+            order.append(name)
+            return __original(self, name, *args)
+
+        monkeypatch.setattr(RunDir, method, spy)
+    loaded = load_recipe(str(synthetic_recipe), ["checks.autograd=null"])
+    run_recipe(loaded, tmp_path / "run", progress="log")
+    assert order == ["metrics.jsonl", "checkpoint.pt"] * 2

@@ -239,3 +239,14 @@ def test_resume_restores_the_learning_rule_exactly(rule, tmp_path):
     assert a.keys() == b.keys() and any(k.startswith("B.") for k in b) == (rule == "fa")
     for key, t in b.items():
         assert torch.equal(a[key], t), key
+
+
+def test_the_part_file_a_killed_write_left_is_gone_after_the_resume(recipe, tmp_path):
+    # reliability II, class 8: a SIGKILL during write_atomic leaves ".<name>.<hex>.part"
+    run_recipe(load_recipe(str(recipe), ["train.epochs=1"]), tmp_path / "run")
+    stale = tmp_path / "run" / ".checkpoint.pt.0123456789abcdef.part"
+    stale.write_bytes(b"half a checkpoint")
+    other = tmp_path / "run" / ".notes.part"  # not a name corebp writes: kept
+    other.write_text("mine")
+    resume_run(tmp_path / "run", ["train.epochs=2"])
+    assert not stale.exists() and other.read_text() == "mine"

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import shutil
 import struct
-import tempfile
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -90,16 +89,6 @@ def _traceback_files(folder: Path) -> list[Path]:
 
 def _listing(root: Path) -> dict[str, bytes]:
     return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
-
-
-@pytest.fixture
-def private_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """TMPDIR for this test alone, so that a traceback file written there is seen."""
-    folder = tmp_path / "tmp"
-    folder.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(folder))
-    monkeypatch.delenv("COREBP_DEBUG", raising=False)
-    return folder
 
 
 def _refused(code: int, err: str, names: str) -> None:
