@@ -25,6 +25,7 @@ from corebp.errors import ConfigError
 from corebp.inference.interop import architecture, to_torch
 from corebp.inference.trained import PREPROCESSING, TrainedRun
 from corebp.layers import Linear
+from corebp.layers.sequential import Sequential
 from corebp.util.atomic import save_torch, write_atomic, write_bytes_atomic
 from corebp.util.optional import require
 
@@ -54,7 +55,7 @@ def export_run(run: TrainedRun, fmt: str, out: Path | None = None) -> Path:
         else:
             require("onnx", "onnx", "export --format onnx")
             require("onnxscript", "onnx", "export --format onnx")
-            x = torch.zeros(2, *input_shape(run), dtype=run.dtype)
+            x = torch.zeros(2, *input_shape(run, model), dtype=run.dtype)
             write_atomic(out, lambda p: _onnx(module, x, p))
     except OSError as e:
         raise ConfigError(
@@ -94,9 +95,9 @@ def _target(out: Path, suffix: str) -> Path:
     return out
 
 
-def input_shape(run: TrainedRun) -> tuple[int, ...]:
-    """One input's shape: from preprocessing.json, else the first layer's in_features."""
-    model = run.model("cpu")
+def input_shape(run: TrainedRun, model: Sequential) -> tuple[int, ...]:
+    """One input's shape for `model` (the run's, on the CPU): from preprocessing.json, else
+    the first layer's in_features."""
     if (run.path / PREPROCESSING).is_file():
         return run.fitted_preprocessing(model, torch.device("cpu")).input_shape
     if model.layers and isinstance(model.layers[0], Linear):
