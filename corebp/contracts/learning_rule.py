@@ -10,10 +10,21 @@ check then reports a difference as expected and the torch twin is refused. Whate
 draws or keeps (feedback matrices, its generator) is in `state_dict()`, saved in the checkpoint
 and restored by `load_state_dict()`. A rule that sends errors through feedback tensors of
 W's shape reports them in `feedback_weights()`, for the alignment diagnostics.
+
+A rule may also take part in the training step, through three points of the contract that
+the training loop calls only for a rule that uses them:
+
+- `params` / `grads`: tensors the rule owns and the run's optimizer trains beside the
+  model's (Kolen-Pollack's B), with optimizer state of their own
+  (`Optimizer.include`). They are in the rule's `state_dict()`; their optimizer state is in
+  the optimizer's, under the rule's names for them (which must not be a model parameter's).
+- `before_backward(x, y)`: the batch, before the model's backward (DRTP reads the target).
+- `after_update()`: after the optimizer's step and `zero_grad` (weight mirrors' phases).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import ClassVar
 
 import torch
@@ -39,9 +50,27 @@ class LearningRule:
 
     def __init__(self, generator: torch.Generator | None = None) -> None:
         self.generator = torch.Generator() if generator is None else generator
+        #: Tensors the rule owns that the run's optimizer trains, by name (none by default).
+        self.params: dict[str, Tensor] = {}
+        #: Their gradients, same keys, read by the optimizer at each step (a Mapping, so a
+        #: rule may compute one from the model's gradients when it is read).
+        self.grads: Mapping[str, Tensor] = {}
 
     def attach(self, model: Sequential) -> None:
         """Take over the backward of the model's layers this rule applies to (default: none)."""
+
+    def before_backward(self, x: Tensor, y: Tensor) -> None:
+        """Called with the batch (input x, target y) after the forward and before the
+        model's backward; the default does nothing."""
+
+    def after_update(self) -> None:
+        """Called after the optimizer's step and the model's `zero_grad`; the default does
+        nothing."""
+
+    def uses(self, point: str) -> bool:
+        """Whether this rule overrides `point` ("before_backward", "after_update"), so the
+        loop calls it (a rule that does not costs the loop nothing)."""
+        return getattr(type(self), point) is not getattr(LearningRule, point)
 
     def feedback_weights(self) -> dict[int, Tensor]:
         """What the last backward sent errors through in place of a layer's W, in W's layout,

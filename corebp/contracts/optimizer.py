@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import ChainMap
+from collections.abc import Mapping, MutableMapping
 from typing import Any, ClassVar
 
 import torch
@@ -37,11 +39,25 @@ class Optimizer:
                 f"{type(self).__name__}: params and grads must have the same keys; got "
                 f"{sorted(params)} and {sorted(grads)}."
             )
-        self.params = params
-        self.grads = grads
+        self.params: MutableMapping[str, Tensor] = params
+        self.grads: Mapping[str, Tensor] = grads
         self.lr = float(lr)
         self.steps = 0
         self.state: dict[str, dict[str, Tensor]] = {name: {} for name in params}
+
+    def include(self, params: dict[str, Tensor], grads: Mapping[str, Tensor]) -> None:
+        """Train `params` too from the next step on, with state of their own (a learning
+        rule's tensors, `LearningRule.params`). The model's dicts stay linked, not copied."""
+        clash = sorted(params.keys() & self.params.keys())
+        if clash or params.keys() != grads.keys():
+            raise ValueError(
+                f"{type(self).__name__}.include: expected new names with a gradient each; "
+                f"{clash or sorted(params.keys() ^ grads.keys())} "
+                + ("are trained already" if clash else "have a parameter or a gradient only")
+            )
+        self.params = ChainMap(self.params, params)
+        self.grads = ChainMap(self.grads, grads)  # type: ignore[arg-type]
+        self.state.update({name: {} for name in params})
 
     def step(self) -> None:
         raise NotImplementedError(f"{type(self).__name__} must implement step()")

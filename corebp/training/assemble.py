@@ -94,6 +94,16 @@ def attach_learning_rule(recipe: Recipe, reg: Registry, model: Sequential) -> Le
     return rule
 
 
+def train_rule_tensors(rule: LearningRule, optimizer: Optimizer) -> None:
+    """Have the run's optimizer train the rule's own tensors too (none for most rules)."""
+    if not rule.params:
+        return
+    try:
+        optimizer.include(rule.params, rule.grads)
+    except ValueError as e:
+        raise ConfigError(f"learning_rule: {e}; name the rule's own tensors apart.") from None
+
+
 @dataclass(eq=False)
 class Parts:
     """Everything one run trains with; `Trainer` runs the loop over them."""
@@ -172,6 +182,7 @@ def assemble(
     # state an optimizer made when it was built follows its parameters to the device
     optimizer.load_state_dict(optimizer.state_dict())
     learning_rule = attach_learning_rule(recipe, reg, model)
+    train_rule_tensors(learning_rule, optimizer)
     check_model_fits_data(model, loss, data, device, dtype)
     if parallel is not None:
         parallel.attach(recipe, model, loss)

@@ -109,6 +109,9 @@ class Trainer:
         after_backward = self._hooks.get("corebp_after_backward")
         after_update = self._hooks.get("corebp_after_update")
         step_end = self._hooks.get("corebp_step_end")
+        rule = self.learning_rule
+        rule_sees = rule.before_backward if rule.uses("before_backward") else None
+        rule_after = rule.after_update if rule.uses("after_update") else None
         d = self.recipe.data
         batches = self.data.batches(
             "train",
@@ -122,12 +125,16 @@ class Trainer:
         for x, y in itertools.islice(batches, position, None):
             out = forward(x)
             loss = loss_forward(out, y)
+            if rule_sees is not None:
+                rule_sees(x, y)
             backward(loss_backward(), False)
             if after_backward is not None:
                 view.step = step
                 after_backward(run=view, x=x, y=y, loss=loss)
             update()
             zero_grad()
+            if rule_after is not None:
+                rule_after()
             if after_update is not None:
                 view.step = step
                 after_update(run=view)

@@ -1,7 +1,9 @@
 """corebp first-party plugin: learning rules other than backprop, for Linear and Conv2d.
 
-Registers `fa` (feedback alignment), `dfa` (direct feedback alignment) and the sign-symmetry
-rules `usf`, `brsf`, `frsf` (as in biotorch). See docs/learning-rules.md for the math.
+Registers `fa` (feedback alignment), `dfa` (direct feedback alignment), the sign-symmetry
+rules `usf`, `brsf`, `frsf` (as in biotorch), `kp` (Kolen-Pollack) and `wm` (weight mirrors)
+(Akrout et al. 2019), and `drtp` (direct random target projection, Frenkel et al. 2021).
+See docs/learning-rules.md for the math.
 """
 
 from __future__ import annotations
@@ -9,13 +11,16 @@ from __future__ import annotations
 from corebp.contracts.learning_rule import LearningRule
 from corebp.hookspecs import hookimpl
 from corebp_rules.dfa import DirectFeedbackAlignment
+from corebp_rules.drtp import DirectRandomTargetProjection
 from corebp_rules.fa import FeedbackAlignment
 from corebp_rules.feedback import FeedbackRule, StandIn
+from corebp_rules.kolen_pollack import KolenPollack
 from corebp_rules.sign_symmetry import (
     BatchwiseRandomSignFeedback,
     FixedRandomSignFeedback,
     UniformSignFeedback,
 )
+from corebp_rules.weight_mirrors import WeightMirrors
 
 
 @hookimpl
@@ -26,15 +31,21 @@ def corebp_register_learning_rules() -> dict[str, type[LearningRule]]:
         "usf": UniformSignFeedback,
         "brsf": BatchwiseRandomSignFeedback,
         "frsf": FixedRandomSignFeedback,
+        "kp": KolenPollack,
+        "wm": WeightMirrors,
+        "drtp": DirectRandomTargetProjection,
     }
 
 
 __all__ = [
     "BatchwiseRandomSignFeedback",
     "DirectFeedbackAlignment",
+    "DirectRandomTargetProjection",
     "FeedbackAlignment",
     "FeedbackRule",
     "FixedRandomSignFeedback",
+    "KolenPollack",
     "StandIn",
     "UniformSignFeedback",
+    "WeightMirrors",
 ]

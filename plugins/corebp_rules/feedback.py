@@ -47,6 +47,8 @@ class StandIn(Wrapper):
         #: The parameter B takes the place of, and the change to torch.nn's layout of it.
         self.param: str = layer.feedback_param or ""
         self.layout = layout(layer)
+        #: The shape of one example of the last forward's input (weight mirrors' noise).
+        self.input_shape: tuple[int, ...] | None = None
 
     @property
     def W(self) -> Tensor:
@@ -54,6 +56,7 @@ class StandIn(Wrapper):
         return self.params[self.param]
 
     def _forward(self, x: Tensor) -> tuple[Tensor, tuple[Tensor, Any]]:
+        self.input_shape = tuple(x.shape[1:])
         y, ctx = self.layer._forward(x)
         return y, (x, ctx)
 
