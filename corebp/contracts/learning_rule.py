@@ -79,17 +79,24 @@ class LearningRule:
         return {}
 
     def state_dict(self) -> dict[str, Tensor]:
-        """Tensors to checkpoint: what the rule drew, and its generator's state."""
-        return {"generator": self.generator.get_state()}
+        """Tensors to checkpoint: what the rule drew or owns, and its generator's state."""
+        return {"generator": self.generator.get_state()} | dict(self.params)
 
     def load_state_dict(self, state: dict[str, Tensor]) -> None:
-        """Restore what `state_dict()` returned (after `attach`)."""
-        if "generator" not in state:
+        """Restore what `state_dict()` returned (after `attach`); the rule's own tensors are
+        copied in place (the optimizer trains those very tensors)."""
+        missing = sorted({"generator", *self.params} - state.keys())
+        if missing:
             raise ConfigError(
-                f"{type(self).__name__}.load_state_dict: the state has no 'generator'; expected "
-                "a dict from state_dict() (a checkpoint's 'learning_rule')."
+                f"{type(self).__name__}.load_state_dict: the state has no "
+                f"{', '.join(map(repr, missing))}; expected "
+                "a dict from state_dict() of the same rule on the same model (a checkpoint's "
+                "'learning_rule')."
             )
         self.generator.set_state(state["generator"])
+        with torch.no_grad():
+            for name, p in self.params.items():
+                p.copy_(state[name])
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"

@@ -6,7 +6,9 @@ tensors, under the same names) and the forward; a rule declaring `exact_gradient
 gives backprop's gradients; a fresh rule (another seed) loaded with `state_dict()` after some
 steps gives the same gradients and state from there on (the checkpoint restores it exactly);
 `feedback_weights()` after a backward names layers that have a W, each with a tensor of W's
-shape; `repr` names the class.
+shape; the tensors the rule owns (`params`) each have a gradient of their shape and are in
+`state_dict()`; `repr` names the class. Each step calls the rule's `before_backward(x, y)`
+(y: a float target of the output's shape) and `after_update()` as the training loop does.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ def learning_rule_checks(cls: type[LearningRule], sets: list[dict[str, Any]]) ->
         ("exact_gradient=True gives backprop's gradients", _exact_gradient),
         ("a rule loaded with state_dict continues the same", _state_round_trip),
         ("feedback_weights are in W's shape", _feedback_weights),
+        ("the rule's own tensors have gradients and are checkpointed", _own_tensors),
         ("repr names the class", _repr),
     ]
     for args in sets:
@@ -69,12 +72,22 @@ def _batch(step: int) -> tuple[torch.Tensor, torch.Tensor]:
     return x, torch.randn(BATCH, WIDTHS[-1], generator=g, dtype=torch.float64)
 
 
-def _grads(model: Sequential, step: int) -> dict[str, torch.Tensor]:
+def _grads(
+    model: Sequential, step: int, rule: LearningRule | None = None
+) -> dict[str, torch.Tensor]:
+    """One step's gradients (dL/dy: the batch's random g, which is also its target), with
+    the rule's calls around the backward as in the training loop."""
     x, g = _batch(step)
     model.zero_grad()
     model.forward(x)
+    if rule is not None:
+        rule.before_backward(x, g)
     model.backward(g)
-    return {k: t.clone() for k, t in model.grads.items()}
+    grads = {k: t.clone() for k, t in model.grads.items()}
+    if rule is not None:
+        model.zero_grad()
+        rule.after_update()
+    return grads
 
 
 def _attach_keeps_params(cls: type[LearningRule], args: dict[str, Any]) -> None:
@@ -98,8 +111,9 @@ def _exact_gradient(cls: type[LearningRule], args: dict[str, Any]) -> None:
     if not cls.exact_gradient:
         return
     model, plain = _model(), _model()
-    _rule(cls, args, 0).attach(model)
-    got, want = _grads(model, 0), _grads(plain, 0)
+    rule = _rule(cls, args, 0)
+    rule.attach(model)
+    got, want = _grads(model, 0, rule), _grads(plain, 0)
     for k, t in want.items():
         expect(
             torch.allclose(got[k], t, rtol=1e-10, atol=1e-12),
@@ -112,7 +126,7 @@ def _state_round_trip(cls: type[LearningRule], args: dict[str, Any]) -> None:
     model, rule = _model(), _rule(cls, args, 0)
     rule.attach(model)
     for step in range(2):
-        _grads(model, step)
+        _grads(model, step, rule)
     state = {k: t.clone() for k, t in rule.state_dict().items()}
     again_model, again = _model(), _rule(cls, args, 1)
     again.attach(again_model)
@@ -121,7 +135,7 @@ def _state_round_trip(cls: type[LearningRule], args: dict[str, Any]) -> None:
             p.copy_(model.params[k])
     again.load_state_dict(state)
     for step in range(2, 4):
-        got, want = _grads(again_model, step), _grads(model, step)
+        got, want = _grads(again_model, step, again), _grads(model, step, rule)
         for k, t in want.items():
             expect(
                 torch.equal(got[k], t),
@@ -140,7 +154,7 @@ def _state_round_trip(cls: type[LearningRule], args: dict[str, Any]) -> None:
 def _feedback_weights(cls: type[LearningRule], args: dict[str, Any]) -> None:
     model, rule = _model(), _rule(cls, args, 0)
     rule.attach(model)
-    _grads(model, 0)
+    _grads(model, 0, rule)
     for i, B in rule.feedback_weights().items():
         W = model.params.get(f"{i}.W")
         expect(
@@ -148,6 +162,29 @@ def _feedback_weights(cls: type[LearningRule], args: dict[str, Any]) -> None:
             f"feedback_weights()[{i}] has shape {tuple(B.shape)} but layer {i} has "
             + ("no W" if W is None else f"W of shape {tuple(W.shape)}")
             + "; return only tensors in W's layout, keyed by the layer's position",
+        )
+
+
+def _own_tensors(cls: type[LearningRule], args: dict[str, Any]) -> None:
+    model, rule = _model(), _rule(cls, args, 0)
+    rule.attach(model)
+    _grads(model, 0, rule)
+    state = rule.state_dict()
+    expect(
+        rule.params.keys() == rule.grads.keys(),
+        f"the rule's params {sorted(rule.params)} and grads {sorted(rule.grads)} differ in keys",
+    )
+    for k, p in rule.params.items():
+        expect(
+            rule.grads[k].shape == p.shape,
+            f"the gradient of the rule's {k} has shape {tuple(rule.grads[k].shape)}, the "
+            f"tensor {tuple(p.shape)}",
+        )
+        expect(
+            k not in model.params and k in state and torch.equal(state[k], p),
+            f"the rule's own tensor {k} is "
+            + ("a model parameter's name" if k in model.params else "not in state_dict()")
+            + "; name it apart from the model's and return it from state_dict",
         )
 
 

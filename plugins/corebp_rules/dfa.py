@@ -17,29 +17,42 @@ import torch
 from torch import Tensor
 
 from corebp.errors import StateError
-from corebp_rules.feedback import FeedbackRule, StandIn
+from corebp_rules.feedback import FeedbackRule, StandIn, xavier_std
 
 
 class DirectFeedbackAlignment(FeedbackRule):
     """dfa: every layer receives the output error through its own fixed random matrix."""
 
-    def __init__(self, scale: float | None = None, generator: torch.Generator | None = None):
-        super().__init__(scale, generator)
+    def __init__(
+        self,
+        scale: float | None = None,
+        generator: torch.Generator | None = None,
+        convention: str = "corebp",
+    ):
+        super().__init__(scale, generator, convention)
         #: This batch's output error, (N, outputs), set by the last layer's backward.
         self.error: Tensor | None = None
 
     def input_error(self, stand_in: StandIn, x: Tensor, ctx: Any, grad_output: Tensor) -> Tensor:
         if stand_in is self.stand_ins[-1]:
-            self.error = e = grad_output.flatten(1)
+            self.error = grad_output.flatten(1)
             shape = self.torch_shape(stand_in)
-            B = self.used[stand_in.name] = self.draw(stand_in.name, shape, x, self._scale(e))
+            B = self.used[stand_in.name] = self.draw(stand_in.name, shape, x, self._scale(shape))
             return self.through(stand_in, ctx, grad_output, B)
         if self.error is None:
             raise StateError("dfa: a hidden layer's backward ran before the output layer's.")
-        B = self.draw(
-            stand_in.name, (self.error.shape[1], x[0].numel()), x, self._scale(self.error)
-        )
+        shape = (self.error.shape[1], x[0].numel())
+        B = self.draw(stand_in.name, shape, x, self._scale(shape))
         return self.error.mm(B).view(x.shape)
 
-    def _scale(self, e: Tensor) -> float:
-        return self.scale if self.scale is not None else 1 / math.sqrt(e.shape[1])
+    def default_scale(self, stand_in: StandIn) -> float:
+        return 0.0  # not used: each B's scale comes from its own shape (`_scale`)
+
+    def _scale(self, shape: tuple[int, ...]) -> float:
+        """`scale`; else 1/√outputs (corebp) or xavier's √(2 / (outputs + inputs)) (biotorch),
+        for B of `shape` (outputs, inputs...)."""
+        if self.scale is not None:
+            return self.scale
+        if self.convention == "biotorch":
+            return xavier_std(shape)
+        return 1 / math.sqrt(shape[0])

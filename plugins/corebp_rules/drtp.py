@@ -17,7 +17,7 @@ authors' `kaiming_uniform_` on a tensor of B_k's shape; `scale` sets s.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor
@@ -27,7 +27,14 @@ from corebp_rules.feedback import FeedbackRule, StandIn
 
 
 class DirectRandomTargetProjection(FeedbackRule):
-    """drtp: every layer sends a fixed random projection of the target below it."""
+    """drtp: every layer sends a fixed random projection of the target below it.
+
+    Args:
+        scale: the standard deviation s of each B_k, drawn U(−√3 s, √3 s); None: √(2 / the
+            layer's inputs), the authors' kaiming-uniform.
+    """
+
+    check_args: ClassVar = [{}, {"scale": 0.3}]
 
     def __init__(self, scale: float | None = None, generator: torch.Generator | None = None):
         super().__init__(scale, generator)

@@ -14,6 +14,7 @@ counterpart says how the two layouts map (`layout`), so no rule knows a layer ty
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -72,20 +73,47 @@ class StandIn(Wrapper):
         return f"{type(self.rule).__name__}({self.layer!r})"
 
 
+#: How feedback tensors are drawn when `scale` is not given (see `FeedbackRule`).
+CONVENTIONS = ("corebp", "biotorch")
+
+
+def xavier_std(shape: tuple[int, ...]) -> float:
+    """√(2 / (fan_in + fan_out)) of a tensor of torch.nn's layout (out, in, *kernel): the
+    standard deviation of xavier init, biotorch's scale."""
+    receptive = math.prod(shape[2:])
+    return math.sqrt(2 / ((shape[0] + shape[1]) * receptive))
+
+
 class FeedbackRule(LearningRule):
     """A rule that sends errors down through feedback weights B in place of Wᵀ.
 
-    `scale` sets the size of what is drawn (B, or M for sign symmetry); None: per layer, the
-    standard deviation of the layer's initial W.
+    `convention` says how what is drawn (B, or M for sign symmetry) is distributed:
+      corebp    N(0, s²), s = `scale`, or else, per layer, the sample standard deviation of the
+                layer's initial W (refused when it has none: a W of one element or a constant
+                one, such as `init: zeros`, for which B would be 0 or NaN);
+      biotorch  U(−√3 s, √3 s), s = `scale`, or else xavier's √(2 / (fan_in + fan_out)) of
+                B's shape: biotorch's `xavier_uniform_` B and its sign-symmetry scale.
     """
 
     exact_gradient: ClassVar[bool] = False
+    check_args: ClassVar = [{}, {"convention": "biotorch"}, {"scale": 0.3}]
 
-    def __init__(self, scale: float | None = None, generator: torch.Generator | None = None):
+    def __init__(
+        self,
+        scale: float | None = None,
+        generator: torch.Generator | None = None,
+        convention: str = "corebp",
+    ):
         super().__init__(generator)
         if scale is not None and not scale > 0:
             raise ConfigError(f"scale={scale!r} must be a positive number (or null).")
+        if convention not in CONVENTIONS:
+            raise ConfigError(
+                f"convention={convention!r} is not one of {', '.join(CONVENTIONS)}; corebp "
+                "draws B ~ N(0, std(W₀)²), biotorch xavier-uniform."
+            )
         self.scale = scale
+        self.convention = convention
         #: The feedback tensors drawn so far, by the layer's position in the model ("0", "3").
         self.feedback: dict[str, Tensor] = {}
         self.scales: dict[str, float] = {}
@@ -97,9 +125,8 @@ class FeedbackRule(LearningRule):
         for i, layer in enumerate(list(model.layers)):
             if layer.feedback_param is not None:
                 name = str(i)
-                W = layer.params[layer.feedback_param]
-                self.scales[name] = self.scale if self.scale is not None else W.std().item()
                 stand_in = StandIn(layer, self, name)
+                self.scales[name] = self.default_scale(stand_in)
                 self.stand_ins.append(stand_in)
                 model.replace(i, stand_in)
         if not self.stand_ins:
@@ -109,14 +136,40 @@ class FeedbackRule(LearningRule):
                 "top level; use learning_rule: {type: backprop}."
             )
 
+    def default_scale(self, stand_in: StandIn) -> float:
+        """s for this layer: `scale`, else as the convention says."""
+        if self.scale is not None:
+            return self.scale
+        if self.convention == "biotorch":
+            return xavier_std(self.torch_shape(stand_in))
+        W = stand_in.W
+        s = W.std().item() if W.numel() > 1 else math.nan
+        if not s > 0:
+            raise ConfigError(
+                f"learning_rule: layer {stand_in.name}'s initial W ({tuple(W.shape)}) has "
+                f"no spread (sample standard deviation {s}), so B drawn with it would be "
+                f"{'NaN' if math.isnan(s) else 'zero'} and no error would reach below it; set "
+                "learning_rule.scale, use learning_rule.convention=biotorch (xavier's scale), "
+                "or another init."
+            )
+        return s
+
     def draw(self, name: str, shape: tuple[int, ...], like: Tensor, scale: float) -> Tensor:
-        """The feedback tensor `name`, drawn N(0, scale²) from the rule's generator on first use
-        (on the CPU, then moved, so it is the same numbers on every device)."""
+        """The feedback tensor `name`, drawn with standard deviation `scale` by the convention's
+        law from the rule's generator on first use (on the CPU, then moved, so it is the same
+        numbers on every device)."""
         B = self.feedback.get(name)
         if B is None:
-            B = torch.randn(shape, generator=self.generator).mul_(scale)
+            B = self.noise(shape).mul_(scale)
             B = self.feedback[name] = B.to(like.device, like.dtype)
         return B
+
+    def noise(self, shape: tuple[int, ...]) -> Tensor:
+        """A CPU tensor of unit standard deviation and mean 0 by the convention's law: N(0, 1),
+        or U(−√3, √3) for biotorch."""
+        if self.convention == "biotorch":
+            return torch.rand(shape, generator=self.generator).sub_(0.5).mul_(2 * math.sqrt(3))
+        return torch.randn(shape, generator=self.generator)
 
     def input_error(self, stand_in: StandIn, x: Tensor, ctx: Any, grad_output: Tensor) -> Tensor:
         """The error sent below `stand_in` (x: its input, ctx: the layer's forward cache): by
@@ -149,10 +202,14 @@ class FeedbackRule(LearningRule):
 
     def load_state_dict(self, state: dict[str, Tensor]) -> None:
         super().load_state_dict(state)
+        W = self.stand_ins[0].W
         for key, B in state.items():
             if key.startswith("B."):
-                W = self.stand_ins[0].W
-                self.feedback[key[2:]] = B.to(W.device, W.dtype)
+                current = self.feedback.get(key[2:])
+                if current is not None and current.shape == B.shape:
+                    current.copy_(B)  # in place: it may be a tensor the optimizer trains
+                else:
+                    self.feedback[key[2:]] = B.to(W.device, W.dtype)
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(scale={self.scale})"
+        return f"{type(self).__name__}(scale={self.scale}, convention={self.convention!r})"

@@ -10,19 +10,17 @@ like `fa`'s, independently of W₀.
 
 B is a tensor the rule owns (`params`, "B.<layer index>"), in torch.nn's layout of W; its
 gradient (`grads`) is read from the layer's dW when the optimizer reads it, so under data
-parallelism it is the all-reduced one. Only layers that send an error below them (every
-layer that learns but the first) own a B.
+parallelism it is the all-reduced one. Only layers that send an error below them in training
+(every layer that learns but the first) own a B.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from typing import ClassVar
 
-import torch
 from torch import Tensor
 
-from corebp.contracts.learning_rule import LearningRule
-from corebp.errors import ConfigError
 from corebp.layers.sequential import Sequential
 from corebp_rules.feedback import FeedbackRule, StandIn
 
@@ -45,7 +43,16 @@ class WeightGrads(Mapping[str, Tensor]):
 
 
 class KolenPollack(FeedbackRule):
-    """kp: B in Wᵀ's place, trained by the run's optimizer with W's gradient, transposed."""
+    """kp: B in Wᵀ's place, trained by the run's optimizer with W's gradient, transposed.
+
+    Args:
+        scale: the standard deviation of B₀ (drawn independently of W₀); None: as
+            `convention` says.
+        convention: how B₀ is drawn, as `fa`'s: corebp (N(0, std(W₀)²)) or biotorch
+            (xavier-uniform).
+    """
+
+    check_args: ClassVar = [{}, {"scale": 0.3}, {"convention": "biotorch"}]
 
     def attach(self, model: Sequential) -> None:
         super().attach(model)
@@ -60,17 +67,8 @@ class KolenPollack(FeedbackRule):
         self.grads = WeightGrads(owners)
 
     def weights(self, stand_in: StandIn) -> Tensor:
-        return self.feedback[stand_in.name]
-
-    def load_state_dict(self, state: dict[str, Tensor]) -> None:
-        """In place: the optimizer trains these very tensors."""
-        LearningRule.load_state_dict(self, state)
-        missing = sorted(self.params.keys() - state.keys())
-        if missing:
-            raise ConfigError(
-                f"KolenPollack.load_state_dict: the state has no {missing}; expected a dict "
-                "from state_dict() of kp on the same model."
-            )
-        with torch.no_grad():
-            for key, B in self.params.items():
-                B.copy_(state[key])
+        """B; for a layer that owns none (its input is the model's), one drawn like `fa`'s on
+        first use, which stays fixed: only a caller asking for dL/dx of the model's input
+        reaches it."""
+        name = stand_in.name
+        return self.draw(name, self.torch_shape(stand_in), stand_in.W, self.scales[name])

@@ -38,8 +38,13 @@ class UniformSignFeedback(FeedbackRule):
 class FixedRandomSignFeedback(FeedbackRule):
     """frsf: B = |M| ∘ sign(W), M drawn once."""
 
-    def __init__(self, scale: float | None = None, generator: torch.Generator | None = None):
-        super().__init__(scale, generator)
+    def __init__(
+        self,
+        scale: float | None = None,
+        generator: torch.Generator | None = None,
+        convention: str = "corebp",
+    ):
+        super().__init__(scale, generator, convention)
         #: |M| per layer in W's layout, taken once from the drawn M (derived, not checkpointed).
         self.magnitudes: dict[str, Tensor] = {}
 
@@ -62,5 +67,5 @@ class BatchwiseRandomSignFeedback(FeedbackRule):
 
     def weights(self, stand_in: StandIn) -> Tensor:
         W = stand_in.W
-        M = torch.randn(self.torch_shape(stand_in), generator=self.generator).to(W.device, W.dtype)
+        M = self.noise(self.torch_shape(stand_in)).to(W.device, W.dtype)
         return M.abs_().mul_(signs(stand_in)).mul_(self.scales[stand_in.name])

@@ -25,11 +25,11 @@ decay; the differences are stated in docs/learning-rules.md.
 from __future__ import annotations
 
 import math
+from typing import ClassVar
 
 import torch
 from torch import Tensor
 
-from corebp.contracts.learning_rule import LearningRule
 from corebp.errors import ConfigError
 from corebp.layers.sequential import Sequential
 from corebp_rules.feedback import FeedbackRule, StandIn
@@ -42,7 +42,26 @@ def _positive_int(name: str, value: object, minimum: int = 1) -> int:
 
 
 class WeightMirrors(FeedbackRule):
-    """wm: `fa`'s backward, with B learning W from the layer's response to noise."""
+    """wm: `fa`'s backward, with B learning W from the layer's response to noise.
+
+    Args:
+        scale: the standard deviation of B₀; None: as `convention` says.
+        rate: η, the mirror's learning rate.
+        decay: λ, B's decay per mirror step, in [0, 1).
+        noise: σ, the standard deviation of the uniform noise driven through each layer.
+        every: a mirror phase after every `every`-th update.
+        batches: mirror steps (noise batches) per phase.
+        batch_size: examples per noise batch.
+        initial: mirror steps before the first backward.
+        convention: how B₀ is drawn, as `fa`'s: corebp (N(0, std(W₀)²)) or biotorch
+            (xavier-uniform).
+    """
+
+    check_args: ClassVar = [
+        {},
+        {"rate": 0.05, "decay": 0.1, "noise": 0.5, "every": 2, "batches": 2},
+        {"batch_size": 8, "initial": 3, "scale": 0.3, "convention": "biotorch"},
+    ]
 
     def __init__(
         self,
@@ -55,14 +74,15 @@ class WeightMirrors(FeedbackRule):
         batch_size: int = 64,
         initial: int = 500,
         generator: torch.Generator | None = None,
+        convention: str = "corebp",
     ) -> None:
-        super().__init__(scale, generator)
+        super().__init__(scale, generator, convention)
         for name, value in (("rate", rate), ("noise", noise)):
             if not value > 0:
                 raise ConfigError(f"wm: {name}={value!r} must be a positive number.")
         if not 0 <= decay < 1:
             raise ConfigError(f"wm: decay={decay!r} must be in [0, 1).")
-        self.rate, self.decay, self.noise = float(rate), float(decay), float(noise)
+        self.rate, self.decay, self.sigma = float(rate), float(decay), float(noise)
         self.every = _positive_int("every", every)
         self.batches = _positive_int("batches", batches)
         self.batch_size = _positive_int("batch_size", batch_size)
@@ -80,7 +100,10 @@ class WeightMirrors(FeedbackRule):
                 self.mirrored.append(s)
 
     def weights(self, stand_in: StandIn) -> Tensor:
-        return self.feedback[stand_in.name]
+        """B; for a layer that is not mirrored (its input is the model's), one drawn like
+        `fa`'s on first use: only a caller asking for dL/dx of the model's input reaches it."""
+        name = stand_in.name
+        return self.draw(name, self.torch_shape(stand_in), stand_in.W, self.scales[name])
 
     def before_backward(self, x: Tensor, y: Tensor) -> None:
         if not self.started:
@@ -104,7 +127,7 @@ class WeightMirrors(FeedbackRule):
     def _mirror_step(self, s: StandIn, shape: tuple[int, ...]) -> None:
         B, W = self.feedback[s.name], s.W
         x = torch.rand((self.batch_size, *shape), generator=self.generator)
-        x = x.sub_(0.5).mul_(self.noise * math.sqrt(12)).to(W.device, W.dtype)
+        x = x.sub_(0.5).mul_(self.sigma * math.sqrt(12)).to(W.device, W.dtype)
         layer = s.layer
         y, ctx = layer._forward(x)
         y = y - layer._forward(torch.zeros_like(x[:1]))[0]  # the linear response
@@ -118,22 +141,19 @@ class WeightMirrors(FeedbackRule):
         return super().state_dict() | {"mirror": counts}
 
     def load_state_dict(self, state: dict[str, Tensor]) -> None:
-        LearningRule.load_state_dict(self, state)
-        missing = sorted({f"B.{s.name}" for s in self.mirrored} - state.keys())
-        if missing or "mirror" not in state:
+        if "mirror" not in state:
             raise ConfigError(
-                f"WeightMirrors.load_state_dict: the state has no {missing or ['mirror']}; "
-                "expected a dict from state_dict() of wm on the same model."
+                "WeightMirrors.load_state_dict: the state has no 'mirror'; expected a dict "
+                "from state_dict() of wm on the same model."
             )
-        with torch.no_grad():
-            for s in self.mirrored:
-                self.feedback[s.name].copy_(state[f"B.{s.name}"])
+        super().load_state_dict(state)
         self.updates, started = (int(v) for v in state["mirror"].tolist())
         self.started = bool(started)
 
     def __repr__(self) -> str:
         return (
-            f"WeightMirrors(scale={self.scale}, rate={self.rate}, decay={self.decay}, "
-            f"noise={self.noise}, every={self.every}, batches={self.batches}, "
+            f"WeightMirrors(scale={self.scale}, convention={self.convention!r}, "
+            f"rate={self.rate}, decay={self.decay}, "
+            f"noise={self.sigma}, every={self.every}, batches={self.batches}, "
             f"batch_size={self.batch_size}, initial={self.initial})"
         )

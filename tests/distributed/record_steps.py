@@ -47,13 +47,15 @@ class ShardSum:
 
     @hookimpl(tryfirst=True)
     def corebp_after_backward(self, run: TrainingRun, x: torch.Tensor, y: torch.Tensor) -> None:
-        model, loss = run.model, run.loss
+        model, loss, rule = run.model, run.loss, run.learning_rule
         mean = loss.reduction != "sum"
         total: dict[str, torch.Tensor] = {}
         parts = zip(x.tensor_split(self.shards), y.tensor_split(self.shards), strict=True)
         for xs, ys in parts:
             model.zero_grad()
             loss.forward(model.forward(xs), ys)
+            if rule.uses("before_backward"):  # as the loop does before each backward
+                rule.before_backward(xs, ys)
             model.backward(loss.backward(), False)
             for k, g in model.grads.items():
                 part = g.mul(ys.shape[0]) if mean else g.clone()
@@ -76,7 +78,8 @@ def record(out: Path, recipe: str, cases: dict[str, list[str]], shards: int = 1)
             trainer = Trainer(loaded, reg, parallel=parallel)
             trainer.train_epoch(0)
             if trainer.writes:
-                params = {k: p.clone() for k, p in trainer.model.params.items()}
+                owned = trainer.model.params | trainer.learning_rule.params
+                params = {k: p.clone() for k, p in owned.items()}
                 torch.save({"grads": recorder.grads, "params": params}, out / f"{name}.pt")
 
 

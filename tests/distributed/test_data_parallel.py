@@ -1,6 +1,7 @@
 """Data-parallel training over 2 gloo ranks on CPU, launched by torchrun, against one process.
 
-Each torchrun launch costs seconds, so there are four: the equivalence run (both losses),
+Each torchrun launch costs seconds, so there are four: the equivalence run (both losses, and
+the rules kp, wm and drtp),
 a whole `corebp run`, a killed rank, and `corebp run` itself as torchrun's module.
 """
 
@@ -41,6 +42,11 @@ CASES = {
         "optimizer.lr=1.0",
     ],
 }
+# Rules that own tensors (kp's B, trained by the optimizer from the all-reduced dW), learn
+# between updates (wm's mirrors, from the rule's generator on every rank) or read the target
+# (drtp: each rank its shard's): with momentum, so kp's B has optimizer state of its own.
+for _rule in ("kp", "wm", "drtp"):
+    CASES[_rule] = [*CASES["mean"], f"learning_rule.type={_rule}", "optimizer.momentum=0.9"]
 
 
 @pytest.mark.mnist

@@ -282,3 +282,83 @@ def test_validate_prints_the_rules_stand_ins(rule, tmp_path):
     assert result.exit_code == 0, result.output
     name = {"kp": "KolenPollack", "wm": "WeightMirrors", "drtp": "DirectRandomTargetProjection"}
     assert f"{name[rule]}(Linear(" in result.output
+
+
+# -- the FA family's conventions (biotorch's, and the edge cases of the sample std) ----------
+BIOTORCH_RULES = ["fa", "dfa", "usf", "brsf", "frsf", "kp", "wm"]
+
+
+def wide(init: str = "xavier") -> Sequential:
+    torch.manual_seed(0)
+    return Sequential(
+        Linear(300, 200, init=init), Tanh(), Linear(200, 100, init=init), Tanh(), Linear(100, 10)
+    )
+
+
+def biotorch_feedback(name: str, s: StandIn, rule) -> torch.Tensor:
+    """What stood in for W in layer s's last backward, in torch.nn's layout."""
+    if name == "usf":
+        return rule.weights(s).mul(rule.scales[s.name])
+    return rule.weights(s) if name != "dfa" else rule.feedback[s.name]
+
+
+@pytest.mark.parametrize("name", BIOTORCH_RULES)
+def test_the_biotorch_convention_draws_xavier_uniform_and_scales_signs_by_xaviers_std(name):
+    from corebp.plugins import load_registry
+
+    cls = load_registry().components["learning_rules"][name].obj
+    model = wide()
+    first = {"initial": 0} if name == "wm" else {}  # B₀ as drawn, before any mirror step
+    rule = cls(convention="biotorch", generator=torch.Generator().manual_seed(0), **first)
+    rule.attach(model)
+    x = torch.randn(16, 300)
+    out = model.forward(x)
+    rule.before_backward(x, torch.randint(0, 10, (16,)))
+    model.backward(torch.randn_like(out), False)
+    s = stand_ins(model)[1]  # Linear(200, 100): B of torch's shape (100, 200)
+    B = biotorch_feedback(name, s, rule)
+    shape = (10, 200) if name == "dfa" else (100, 200)  # dfa: (outputs, inputs)
+    assert B.shape == shape
+    fan = sum(shape)
+    std, bound = math.sqrt(2 / fan), math.sqrt(6 / fan)  # torch's xavier_uniform_, gain 1
+    if name == "usf":  # biotorch's scaling_factor · sign(W)
+        assert torch.equal(B, std * s.layout(s.W).sign())
+        return
+    assert B.abs().max() <= bound * (1 + 1e-6)
+    assert B.abs().max() > 0.99 * bound  # uniform: its largest draws reach the bound
+    assert abs(B.std().item() / std - 1) < 0.05  # 20,000 draws (2,000 for dfa): std ± 5 %
+    if name in ("brsf", "frsf"):
+        assert torch.equal(B.sign(), s.layout(s.W).sign())
+
+
+@pytest.mark.parametrize("name", ["fa", "usf", "brsf", "frsf", "kp", "wm"])
+@pytest.mark.parametrize("case", ["zeros", "one element"])
+def test_a_w_without_spread_is_refused_under_corebps_convention_and_fine_under_biotorchs(
+    name, case
+):
+    from corebp.plugins import load_registry
+
+    cls = load_registry().components["learning_rules"][name].obj
+    model = (
+        Sequential(Linear(1, 1), Tanh(), Linear(1, 1))
+        if case == "one element"
+        else Sequential(Linear(4, 3, init="zeros"), Tanh(), Linear(3, 2, init="zeros"))
+    )
+    why = "NaN" if case == "one element" else "zero"
+    with pytest.raises(ConfigError, match=rf"layer 0's initial W .* no spread .* would be {why}"):
+        cls().attach(model)
+    rule = cls(convention="biotorch")
+    fresh = (
+        Sequential(Linear(1, 1), Tanh(), Linear(1, 1))
+        if case == "one element"
+        else Sequential(Linear(4, 3, init="zeros"), Tanh(), Linear(3, 2, init="zeros"))
+    )
+    rule.attach(fresh)
+    assert all(math.isfinite(v) and v > 0 for v in rule.scales.values())
+
+
+def test_an_unknown_convention_is_refused_naming_the_choices():
+    from corebp_rules import FeedbackAlignment
+
+    with pytest.raises(ConfigError, match=r"convention='torch' is not one of corebp, biotorch"):
+        FeedbackAlignment(convention="torch")
