@@ -50,6 +50,10 @@ QUOTED = {
     f"recipes/{NOTEBOOK}.yaml": [("mlp-seeds", NOTEBOOK), ("mlp-seeds", AS_WRITTEN)],
     f"recipes/{AS_WRITTEN}.yaml": [("mlp-seeds", AS_WRITTEN), ("mlp-seeds", NOTEBOOK)],
     f"recipes/{TUNED}.yaml": [("mlp-seeds", TUNED)],
+    **{
+        f"recipes/mnist-mlp2-{r}.yaml": [("mlp2-rules", f"mnist-mlp2-{r}")]
+        for r in ("bp", "fa", "dfa", "kp", "wm", "drtp")
+    },
     f"recipes/{RELU}.yaml": [("mlp-seeds", RELU)],
 }
 #: Claims that were stale or overstated; they must not come back.
@@ -128,6 +132,33 @@ def test_learning_rules_prose_states_what_the_sweep_measured():
     for rule in ("usf", "brsf", "frsf"):  # "within half a point of backprop"
         assert backprop["summary"]["mean"] - rule_cell(rule)["summary"]["mean"] < 0.5
     assert rule_cell("dfa")["summary"]["mean"] > rule_cell("fa")["summary"]["mean"]
+
+
+#: The bars of the comparison of kp, wm and drtp (docs/learning-rules.md), per rule.
+MLP2_BARS = {"kp": ("bp − 0.3", -0.3), "wm": ("bp − 0.5", -0.5), "drtp": ("94.0", None)}
+
+
+def test_the_mlp2_comparison_states_each_bar_and_whether_the_sweep_met_it():
+    doc = (ROOT / "docs/learning-rules.md").read_text(encoding="utf-8")
+    mlp2 = {label: cell["summary"]["mean"] for label, cell in cells("mlp2-rules").items()}
+    bp = mlp2["mnist-mlp2-bp"]
+    for rule, (text, below_bp) in MLP2_BARS.items():
+        bar = 94.0 if below_bp is None else bp + below_bp
+        mean = mlp2[f"mnist-mlp2-{rule}"]
+        met = "yes" if mean >= bar else "NO"
+        assert f"| {rule} | {mean:.2f} | ≥ {text} ({bar:.2f}) | {met} |" in doc, rule
+
+
+def test_kp_and_wm_feedback_is_closer_to_w_than_fas_at_every_epoch():
+    """The alignment bar, from the committed per-epoch angles of the same sweep."""
+    angles = json.loads((ROOT / "benchmarks/mlp2-alignment.json").read_text("utf-8"))["cells"]
+    fa = angles["mnist-mlp2-fa"]["per_epoch"]
+    for rule in ("kp", "wm"):
+        ours = angles[f"mnist-mlp2-{rule}"]["per_epoch"]
+        assert len(ours) == len(fa) == 10
+        for epoch, (a, b) in enumerate(zip(ours, fa, strict=True), 1):
+            for layer in ("2.W", "4.W"):
+                assert a[layer] < b[layer], (rule, epoch, layer)
 
 
 def test_the_as_written_rule_is_reliable_and_correct_gradients_a_lottery():

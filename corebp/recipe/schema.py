@@ -187,7 +187,7 @@ class Recipe(_Strict):
     learning_rule: ComponentSpec = Field(
         default_factory=lambda: ComponentSpec(type="backprop"),
         description="how backward assigns credit, {type: name, ...}; default {type: backprop}; "
-        "the rules plugin adds fa, dfa, usf, brsf, frsf (docs/learning-rules.md)",
+        "the rules plugin adds fa, dfa, usf, brsf, frsf, kp, wm, drtp (docs/learning-rules.md)",
     )
     schedule: ComponentSpec | None = Field(
         None, description="learning-rate schedule, {type: name, ...}; null: constant lr"

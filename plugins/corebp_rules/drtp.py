@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
-from corebp.errors import ShapeError, StateError
+from corebp.errors import ConfigError, ShapeError, StateError
 from corebp_rules.feedback import FeedbackRule, StandIn
 
 
@@ -32,12 +32,25 @@ class DirectRandomTargetProjection(FeedbackRule):
     Args:
         scale: the standard deviation s of each B_k, drawn U(−√3 s, √3 s); None: √(2 / the
             layer's inputs), the authors' kaiming-uniform.
+        reduction: sum: each example's y* B as it is (the authors' code); mean: y* B / N, the
+            batch's size, as the error of a mean loss is.
     """
 
-    check_args: ClassVar = [{}, {"scale": 0.3}]
+    check_args: ClassVar = [{}, {"scale": 0.3, "reduction": "mean"}]
 
-    def __init__(self, scale: float | None = None, generator: torch.Generator | None = None):
+    def __init__(
+        self,
+        scale: float | None = None,
+        reduction: str = "sum",
+        generator: torch.Generator | None = None,
+    ):
         super().__init__(scale, generator)
+        if reduction not in ("sum", "mean"):
+            raise ConfigError(
+                f"drtp: reduction={reduction!r} is not one of sum, mean; sum sends y* B for "
+                "each example (the authors' code), mean y* B / N (as a mean loss's error)."
+            )
+        self.reduction = reduction
         #: This batch's target (before_backward), made (N, outputs) by the output layer.
         self.target: Tensor | None = None
         self.projected: Tensor | None = None
@@ -48,6 +61,8 @@ class DirectRandomTargetProjection(FeedbackRule):
     def input_error(self, stand_in: StandIn, x: Tensor, ctx: Any, grad_output: Tensor) -> Tensor:
         if stand_in is self.stand_ins[-1]:
             self.projected = self._targets(grad_output.flatten(1))
+            if self.reduction == "mean":
+                self.projected = self.projected / self.projected.shape[0]
         t = self.projected
         if t is None:
             raise StateError(

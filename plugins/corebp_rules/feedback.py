@@ -89,8 +89,9 @@ class FeedbackRule(LearningRule):
 
     `convention` says how what is drawn (B, or M for sign symmetry) is distributed:
       corebp    N(0, s²), s = `scale`, or else, per layer, the sample standard deviation of the
-                layer's initial W (refused when it has none: a W of one element or a constant
-                one, such as `init: zeros`, for which B would be 0 or NaN);
+                layer's initial W (refused for a layer that sends an error below it when W has
+                none: a W of one element or a constant one, such as `init: zeros`, for which
+                B would be 0 or NaN);
       biotorch  U(−√3 s, √3 s), s = `scale`, or else xavier's √(2 / (fan_in + fan_out)) of
                 B's shape: biotorch's `xavier_uniform_` B and its sign-symmetry scale.
     """
@@ -126,7 +127,9 @@ class FeedbackRule(LearningRule):
             if layer.feedback_param is not None:
                 name = str(i)
                 stand_in = StandIn(layer, self, name)
-                self.scales[name] = self.default_scale(stand_in)
+                self.scales[name] = s = self.default_scale(stand_in)
+                if not s > 0 and any(above.params for above in model.layers[:i]):
+                    raise self.no_spread(stand_in, s)  # an error goes below it in training
                 self.stand_ins.append(stand_in)
                 model.replace(i, stand_in)
         if not self.stand_ins:
@@ -143,16 +146,19 @@ class FeedbackRule(LearningRule):
         if self.convention == "biotorch":
             return xavier_std(self.torch_shape(stand_in))
         W = stand_in.W
-        s = W.std().item() if W.numel() > 1 else math.nan
-        if not s > 0:
-            raise ConfigError(
-                f"learning_rule: layer {stand_in.name}'s initial W ({tuple(W.shape)}) has "
-                f"no spread (sample standard deviation {s}), so B drawn with it would be "
-                f"{'NaN' if math.isnan(s) else 'zero'} and no error would reach below it; set "
-                "learning_rule.scale, use learning_rule.convention=biotorch (xavier's scale), "
-                "or another init."
-            )
-        return s
+        return W.std().item() if W.numel() > 1 else math.nan
+
+    @staticmethod
+    def no_spread(stand_in: StandIn, s: float) -> ConfigError:
+        """The error for a layer whose initial W gives no scale to draw its feedback with."""
+        W = stand_in.W
+        return ConfigError(
+            f"learning_rule: layer {stand_in.name}'s initial W ({tuple(W.shape)}) has "
+            f"no spread (sample standard deviation {s}), so B drawn with it would be "
+            f"{'NaN' if math.isnan(s) else 'zero'} and no error would reach below it; set "
+            "learning_rule.scale, use learning_rule.convention=biotorch (xavier's scale), "
+            "or another init."
+        )
 
     def draw(self, name: str, shape: tuple[int, ...], like: Tensor, scale: float) -> Tensor:
         """The feedback tensor `name`, drawn with standard deviation `scale` by the convention's
@@ -160,6 +166,8 @@ class FeedbackRule(LearningRule):
         numbers on every device)."""
         B = self.feedback.get(name)
         if B is None:
+            if not scale > 0:  # the first layer's, drawn only for dL/dx of the model's input
+                raise self.no_spread(next(s for s in self.stand_ins if s.name == name), scale)
             B = self.noise(shape).mul_(scale)
             B = self.feedback[name] = B.to(like.device, like.dtype)
         return B

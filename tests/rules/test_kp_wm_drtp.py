@@ -345,8 +345,11 @@ def test_a_w_without_spread_is_refused_under_corebps_convention_and_fine_under_b
         else Sequential(Linear(4, 3, init="zeros"), Tanh(), Linear(3, 2, init="zeros"))
     )
     why = "NaN" if case == "one element" else "zero"
-    with pytest.raises(ConfigError, match=rf"layer 0's initial W .* no spread .* would be {why}"):
+    # Layer 2 sends its error below it; layer 0's B (never used in training) is not refused.
+    with pytest.raises(ConfigError, match=rf"layer 2's initial W .* no spread .* would be {why}"):
         cls().attach(model)
+    first_only = Sequential(Linear(4, 3, init="zeros"), Tanh(), Linear(3, 2))
+    cls().attach(first_only)  # only the first layer has no spread: nothing is starved
     rule = cls(convention="biotorch")
     fresh = (
         Sequential(Linear(1, 1), Tanh(), Linear(1, 1))
