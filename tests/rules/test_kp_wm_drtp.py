@@ -365,3 +365,34 @@ def test_an_unknown_convention_is_refused_naming_the_choices():
 
     with pytest.raises(ConfigError, match=r"convention='torch' is not one of corebp, biotorch"):
         FeedbackAlignment(convention="torch")
+
+
+@pytest.mark.parametrize("name", ["kp", "wm"])
+def test_alignment_reports_feedback_vs_weight_for_kp_and_wm_zero_when_b_is_w(name):
+    from corebp.checks.alignment import AlignmentCheck
+
+    cls = KolenPollack if name == "kp" else WeightMirrors
+    model, loss = mlp(), CrossEntropyLoss()
+    rule = cls(generator=torch.Generator().manual_seed(0))
+    rule.attach(model)
+    check = AlignmentCheck(model, loss, rule, every=1)
+    x, y = data(0)
+    loss.forward(model.forward(x), y)
+    rule.before_backward(x, y)  # wm: its initial mirror phase
+    with torch.no_grad():
+        s = rule.stand_ins[2]  # the check wrapped each stand-in in a tap
+        rule.feedback[s.name].copy_(s.layout(s.W))
+    model.backward(loss.backward(), False)
+    angles = check.measure(x, y)
+    assert angles["4.W"]["feedback_vs_weight"] == pytest.approx(0, abs=1e-4)
+    assert 0 < angles["2.W"]["feedback_vs_weight"] < 180
+
+
+def test_a_rule_tensor_named_like_a_model_parameter_is_refused():
+    model = mlp()
+    optimizer = SGD(model.params, model.grads, lr=0.1)
+    W = model.params["0.W"]
+    with pytest.raises(ValueError, match=r"\['0\.W'\] are trained already"):
+        optimizer.include({"0.W": W.clone()}, {"0.W": W.clone()})
+    with pytest.raises(ValueError, match=r"\['B'\] have a parameter or a gradient only"):
+        optimizer.include({"B": W.clone()}, {})
