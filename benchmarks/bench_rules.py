@@ -10,19 +10,14 @@ Networks, each trained by its recipe's own loop (`Trainer.train_epoch`, float32,
 the diagnostics every 100 steps fall twice in every timed epoch), scaled to an epoch of 60,000:
   lenet5  the mnist-lenet5 recipe (lr 0.02, as the rule recipes), dfa with scale 0.003 as in
           mnist-lenet5-dfa;
-  mlp     mnist-mlp-fa's tanh MLP 784-800-800-10;
-  mlp2    the mnist-mlp2-<rule> recipes' tanh MLP 784-256-256-10 (the comparison of kp, wm and
-          drtp), wm at its recipe's mirror schedule (`every: 4`: one noise batch of 64 per
-          mirrored layer after every 4th update).
-Contestants: on lenet5 and mlp the network under backprop, fa, dfa, usf, brsf and frsf, and
-fa with `checks.alignment: {every: 100}` (and on mlp brsf under `convention: biotorch`,
-uniform draws), and beside them brsf's draws alone (an N(0, 1)
-tensor of each W's shape per step, the random numbers brsf needs): 1 + their ratio to
-backprop's epoch is the least brsf's ratio can be ("brsf's floor"); on mlp2 backprop, kp, wm
-and drtp. Every repeat times one epoch of each, back
+  mlp     mnist-mlp-fa's tanh MLP 784-800-800-10.
+Contestants: the network under backprop, fa, dfa, usf, brsf and frsf, and fa with
+`checks.alignment: {every: 100}`; beside them, brsf's draws alone (an N(0, 1) tensor of each
+W's shape per step, the random numbers brsf needs): 1 + their ratio to backprop's epoch is
+the least brsf's ratio can be ("brsf's floor"). Every repeat times one epoch of each, back
 to back; a ratio is the median over the repeats of the two epochs of the same repeat (the
 rule's over backprop's; fa with diagnostics over fa without). Targets: every rule ≤ 1.1×
-backprop but wm and biotorch's brsf ≤ 1.3×, the diagnostics every 100 steps ≤ 1.05× (5 %).
+backprop, the diagnostics every 100 steps ≤ 1.05× (5 %).
 """
 
 from __future__ import annotations
@@ -40,41 +35,21 @@ from corebp.recipe import load_recipe
 from corebp.training.trainer import Trainer
 
 EPOCH, EXAMPLES, REPEATS = 60_000, 12_800, 5
-FA_FAMILY = ["backprop", "fa", "dfa", "usf", "brsf", "frsf"]
+RULES = ["backprop", "fa", "dfa", "usf", "brsf", "frsf"]
 DIAGNOSED = "fa + alignment every 100"
 #: Not a training loop: brsf's random draws alone, what brsf's epoch cannot go below.
 DRAWS = "brsf's draws alone"
-BRSF_BIOTORCH = "brsf (biotorch)"
-#: Contestants that are a rule with arguments: (rule, overrides).
-VARIANTS = {BRSF_BIOTORCH: ("brsf", ["learning_rule.convention=biotorch"])}
-RULES = [*FA_FAMILY, BRSF_BIOTORCH, "kp", "wm", "drtp"]
-#: Per network: recipe, overrides, per-rule overrides, contestants (backprop first).
 NETWORKS = {
-    "lenet5": (
-        "mnist-lenet5",
-        ["optimizer.lr=0.02"],
-        {"dfa": ["learning_rule.scale=0.003"]},
-        [*FA_FAMILY, DIAGNOSED, DRAWS],
-    ),
-    "mlp": ("mnist-mlp-fa", [], {}, [*FA_FAMILY, BRSF_BIOTORCH, DIAGNOSED, DRAWS]),
-    "mlp2": (
-        "mnist-mlp2-bp",
-        [],
-        {"wm": ["learning_rule.every=4"]},
-        ["backprop", "kp", "wm", "drtp"],
-    ),
+    "lenet5": ("mnist-lenet5", ["optimizer.lr=0.02"], {"dfa": ["learning_rule.scale=0.003"]}),
+    "mlp": ("mnist-mlp-fa", [], {}),
 }
 RULE_LIMIT, DIAGNOSTICS_LIMIT = 1.1, 1.05
-#: Rules whose limit is not RULE_LIMIT: wm mirrors between updates; brsf under biotorch's
-#: convention draws a uniform M_t per batch.
-LIMITS = {"wm": 1.3, BRSF_BIOTORCH: 1.3}
 
 
 def trainer(network: str, contestant: str) -> Trainer:
-    recipe, overrides, per_rule, _ = NETWORKS[network]
-    rule, variant = VARIANTS.get(contestant, (contestant, []))
-    rule = "fa" if contestant == DIAGNOSED else rule
-    items = [*overrides, f"learning_rule.type={rule}", *per_rule.get(rule, []), *variant]
+    recipe, overrides, per_rule = NETWORKS[network]
+    rule = "fa" if contestant == DIAGNOSED else contestant
+    items = [*overrides, f"learning_rule.type={rule}", *per_rule.get(rule, [])]
     items += ["train.device=cpu", "schedule=null", "checks.autograd=null", "output.progress=log"]
     items += [f"data.validation_split={1 - EXAMPLES / EPOCH}"]
     if contestant == DIAGNOSED:
@@ -118,11 +93,9 @@ def measure(repeats: int) -> dict:
     networks = {}
     for network in NETWORKS:
         print(f"{network} ...", file=sys.stderr, flush=True)
-        contestants = NETWORKS[network][3]
-        trainers = {c: trainer(network, c) for c in contestants if c != DRAWS}
+        trainers = {c: trainer(network, c) for c in [*RULES, DIAGNOSED]}
         loops = {c: epoch_loop(t) for c, t in trainers.items()}
-        if DRAWS in contestants:
-            loops[DRAWS] = draws_loop(trainers["backprop"])
+        loops[DRAWS] = draws_loop(trainers["backprop"])
         for loop in loops.values():  # warm-up
             loop()
         runs: dict[str, list[float]] = {c: [] for c in loops}
@@ -134,11 +107,7 @@ def measure(repeats: int) -> dict:
             "runs": runs,
         }
     env = report.environment() | {"torch_threads": torch.get_num_threads(), "repeats": repeats}
-    floors = {
-        n: 1 + paired(e["runs"], DRAWS, "backprop")
-        for n, e in networks.items()
-        if DRAWS in e["runs"]
-    }
+    floors = {n: 1 + paired(e["runs"], DRAWS, "backprop") for n, e in networks.items()}
     return {
         "networks": networks,
         "targets": targets(networks),
@@ -155,10 +124,8 @@ def targets(networks: dict) -> list[dict]:
     out = []
     for network, entry in networks.items():
         runs = entry["runs"]
-        rules = [r for r in runs if r in RULES and r != "backprop"]
-        checks = [(f"{r} / backprop", r, "backprop", LIMITS.get(r, RULE_LIMIT)) for r in rules]
-        if DIAGNOSED in runs:
-            checks.append((f"{DIAGNOSED} / fa", DIAGNOSED, "fa", DIAGNOSTICS_LIMIT))
+        checks = [(f"{r} / backprop", r, "backprop", RULE_LIMIT) for r in RULES[1:]]
+        checks.append((f"{DIAGNOSED} / fa", DIAGNOSED, "fa", DIAGNOSTICS_LIMIT))
         for text, a, b, limit in checks:
             ratio = paired(runs, a, b)
             out.append(
@@ -181,8 +148,9 @@ def markdown(result: dict) -> str:
     ]
     for network, entry in result["networks"].items():
         s = entry["seconds_per_epoch"]
-        cells = [f"{s[c]:.2f}" if c in s else "–" for c in contestants]
-        lines.append(f"| {network} s/epoch | " + " | ".join(cells) + " |")
+        lines.append(
+            f"| {network} s/epoch | " + " | ".join(f"{s[c]:.2f}" for c in contestants) + " |"
+        )
     lines += ["", *report.targets_table(result["targets"])]
     floors = ", ".join(f"{n} {f:.3f}" for n, f in result["brsf_floor"].items())
     lines += ["", f"brsf's floor, 1 + its draws alone / backprop: {floors}."]

@@ -46,7 +46,8 @@ class DirectFeedbackAlignment(FeedbackRule):
         return self.error.mm(B).view(x.shape)
 
     def default_scale(self, stand_in: StandIn) -> float:
-        return 0.0  # not used: each B's scale comes from its own shape (`_scale`)
+        """The scale of a B of W's shape (each B's own comes from its shape, `_scale`)."""
+        return self._scale(self.torch_shape(stand_in))
 
     def _scale(self, shape: tuple[int, ...]) -> float:
         """`scale`; else 1/√outputs (corebp) or xavier's √(2 / (outputs + inputs)) (biotorch),

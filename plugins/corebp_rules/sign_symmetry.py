@@ -8,6 +8,7 @@ sign(W) is read at every step, so B follows W's signs as it trains.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -66,6 +67,9 @@ class BatchwiseRandomSignFeedback(FeedbackRule):
     """brsf: B = |M_t| ∘ sign(W), M_t redrawn for every batch."""
 
     def weights(self, stand_in: StandIn) -> Tensor:
-        W = stand_in.W
-        M = self.noise(self.torch_shape(stand_in)).to(W.device, W.dtype)
-        return M.abs_().mul_(signs(stand_in)).mul_(self.scales[stand_in.name])
+        W, shape, s = stand_in.W, self.torch_shape(stand_in), self.scales[stand_in.name]
+        if self.convention == "biotorch":  # |U(−a, a)| is U(0, a): no abs pass
+            M = torch.rand(shape, generator=self.generator).to(W.device, W.dtype)
+            return M.mul_(signs(stand_in)).mul_(math.sqrt(3) * s)
+        M = torch.randn(shape, generator=self.generator).to(W.device, W.dtype)
+        return M.abs_().mul_(signs(stand_in)).mul_(s)
