@@ -41,6 +41,15 @@ class Diverged(CorebpError, RuntimeError):
         self.step = step
 
 
+class Interrupted(Exception):
+    """A stop was requested (SIGINT/SIGTERM); raised between two steps, with the state whole.
+    The CLI exits 128 + the signal's number."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"stopped by signal {signum}")
+        self.signum = signum
+
+
 def clip(text: str, most: int = 200) -> str:
     """`text` cut to `most` characters, so that a huge value cannot flood an error message."""
     return text if len(text) <= most else f"{text[:most]}… ({len(text)} characters)"

@@ -25,32 +25,48 @@ from typing import Any, NoReturn
 
 import pluggy
 
-from corebp import builtin, hookspecs
-from corebp.contracts.data_source import DataSource
-from corebp.contracts.layer import Layer
-from corebp.contracts.learning_rule import LearningRule
-from corebp.contracts.logger import Logger
-from corebp.contracts.loss import Loss
-from corebp.contracts.metric import Metric
-from corebp.contracts.optimizer import Optimizer
-from corebp.contracts.schedule import Schedule
+from corebp import hookspecs
 from corebp.errors import ConfigError, CorebpError, PluginError, clip, did_you_mean
 from corebp.util.env import env_flag
 
 ENTRY_POINT_GROUP = hookspecs.PROJECT
 #: The name of every hook.
 HOOKS = tuple(name for name in vars(hookspecs) if name.startswith(f"{hookspecs.PROJECT}_"))
-#: Each kind of component, with the base class its registered classes must subclass.
-KINDS: dict[str, type] = {
-    "layers": Layer,
-    "losses": Loss,
-    "optimizers": Optimizer,
-    "schedules": Schedule,
-    "metrics": Metric,
-    "data_sources": DataSource,
-    "learning_rules": LearningRule,
-    "loggers": Logger,
-}
+#: Each kind of component, registered by the hook `corebp_register_<kind>`.
+KINDS = (
+    "layers",
+    "losses",
+    "optimizers",
+    "schedules",
+    "metrics",
+    "data_sources",
+    "learning_rules",
+    "loggers",
+)
+
+
+def _base_classes() -> dict[str, type]:
+    """Each kind's base class, which the classes registered for it must subclass (imported
+    here: the contracts import torch, and `corebp --help` imports this module)."""
+    from corebp.contracts.data_source import DataSource
+    from corebp.contracts.layer import Layer
+    from corebp.contracts.learning_rule import LearningRule
+    from corebp.contracts.logger import Logger
+    from corebp.contracts.loss import Loss
+    from corebp.contracts.metric import Metric
+    from corebp.contracts.optimizer import Optimizer
+    from corebp.contracts.schedule import Schedule
+
+    return {
+        "layers": Layer,
+        "losses": Loss,
+        "optimizers": Optimizer,
+        "schedules": Schedule,
+        "metrics": Metric,
+        "data_sources": DataSource,
+        "learning_rules": LearningRule,
+        "loggers": Logger,
+    }
 
 
 @dataclass(frozen=True)
@@ -207,7 +223,7 @@ def _selected(names: list[str]) -> set[str] | None:
 def _components_of(pm: pluggy.PluginManager, plugin: str) -> list[Component]:
     """Call the registration hooks of one registered plugin and check what they return."""
     found = []
-    for kind, base in KINDS.items():
+    for kind, base in _base_classes().items():
         hook = getattr(pm.hook, f"corebp_register_{kind}")
         for impl in hook.get_hookimpls():
             if impl.plugin_name != plugin:
@@ -246,28 +262,34 @@ def _hooks_of(pm: pluggy.PluginManager, module: Any) -> tuple[str, ...]:
     return tuple(sorted(c.name for c in pm.get_hookcallers(module) or ()))
 
 
-def load_registry(strict: bool | None = None) -> Registry:
+def load_registry(strict: bool | None = None, *, components: bool = True) -> Registry:
     """Build a fresh plugin manager: the core's own layers, then every selected entry point.
 
     `strict` (default: COREBP_STRICT_PLUGINS) makes a plugin that fails to import or register
-    raise `PluginError` instead of being skipped with a warning.
+    raise `PluginError` instead of being skipped with a warning. `components=False` loads the
+    plugins for their commands only (what `corebp --help` needs): the core's own plugin is
+    left out and no plugin is asked for its components, so nothing but the plugins' packages
+    is imported (no torch, for the first-party ones).
     """
     strict = env_flag("COREBP_STRICT_PLUGINS") if strict is None else strict
     pm = pluggy.PluginManager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)
     reg = Registry(pm)
 
-    pm.register(builtin, name="core")
-    reg.plugins.append(
-        PluginInfo(
-            "core",
-            md.version("corebp"),
-            "corebp (built in)",
-            builtin.__file__ or "",
-            _hooks_of(pm, builtin),
-            _add_components(reg, _components_of(pm, "core")),
+    if components:
+        from corebp import builtin  # imports every layer and loss, hence torch
+
+        pm.register(builtin, name="core")
+        reg.plugins.append(
+            PluginInfo(
+                "core",
+                md.version("corebp"),
+                "corebp (built in)",
+                builtin.__file__ or "",
+                _hooks_of(pm, builtin),
+                _add_components(reg, _components_of(pm, "core")),
+            )
         )
-    )
 
     eps = sorted(set(md.entry_points(group=ENTRY_POINT_GROUP)), key=lambda e: (e.name, e.value))
     chosen = _selected([ep.name for ep in eps])
@@ -280,7 +302,7 @@ def load_registry(strict: bool | None = None) -> Registry:
         try:
             module = ep.load()
             pm.register(module, name=ep.name)
-            found = _components_of(pm, ep.name)
+            found = _components_of(pm, ep.name) if components else []
         except Exception as e:  # a broken plugin must not take the program down
             if pm.has_plugin(ep.name):
                 pm.unregister(name=ep.name)

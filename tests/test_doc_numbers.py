@@ -161,6 +161,21 @@ def test_kp_and_wm_feedback_is_closer_to_w_than_fas_at_every_epoch():
                 assert a[layer] < b[layer], (rule, epoch, layer)
 
 
+SEED0 = json.loads((ROOT / "benchmarks/notebook-seed0.json").read_text(encoding="utf-8"))
+
+
+def test_the_notebook_header_quotes_its_seed_0_runs_by_dtype_and_thread_count():
+    """Each number measured by benchmarks/notebook_seed0.py on committed code, quoted with the
+    thread count it depends on (tests/recipes/test_mnist.py trains it again)."""
+    text = " ".join((ROOT / f"recipes/{NOTEBOOK}.yaml").read_text(encoding="utf-8").split())
+    assert "benchmarks/notebook-seed0.json" in text
+    assert re.fullmatch(r"[0-9a-f]{40}", SEED0["environment"]["commit"])  # no "+changes"
+    accuracy = {(r["dtype"], r["torch_threads"]): r["test_accuracy"] for r in SEED0["runs"]}
+    for dtype in ("float32", "float64"):
+        two, one = accuracy[dtype, 2], accuracy[dtype, 1]
+        assert f"in {dtype}: {two:.2f} % on 2 torch threads, {one:.2f} % on 1" in text
+
+
 def test_the_as_written_rule_is_reliable_and_correct_gradients_a_lottery():
     """docs/backprop.md: the rule's range is narrow, the gradient's wide with a higher best."""
     notebook, as_written = SWEEP[NOTEBOOK], SWEEP[AS_WRITTEN]

@@ -78,3 +78,15 @@ def test_learning_rules_speed_prose_states_the_benchmark_figures():
     assert floor["mlp"] > 1.1  # "the limit is below what the rule's own definition costs"
     for text, t in targets.items():  # every target but brsf's holds, as the prose says
         assert t["met"] == ("brsf" not in text), text
+
+
+startup_bench = importlib.import_module("bench_startup")
+
+
+def test_startup_doc_table_is_the_one_made_from_the_json():
+    result = json.loads((ROOT / "benchmarks/startup.json").read_text())
+    assert set(result["median_seconds"]) == set(startup_bench.COMMANDS)
+    assert all(len(r) == result["environment"]["repeats"] for r in result["runs"].values())
+    doc = (ROOT / "docs/performance.md").read_text(encoding="utf-8")
+    table = doc.split(startup_bench.BEGIN, 1)[1].split(startup_bench.END, 1)[0].strip()
+    assert table == startup_bench.markdown(result)

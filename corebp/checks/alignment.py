@@ -19,7 +19,7 @@ that learns, so every rule, backprop included, gets `update_vs_gradient` and
 Each measurement is a row of `run.records` (metrics.jsonl, between the epoch rows):
 `{"step": n, "alignment": {"0.W": {"update_vs_gradient": ..., ...}, ...}}`; summary.json gets
 `alignment`: `every`, `steps_measured` and per layer and angle its first, last, min and mean;
-the run directory gets alignment.png (`corebp.training.plots.plot_alignment`).
+the run directory gets alignment.png (`corebp.training.plots.alignment_figure`).
 """
 
 from __future__ import annotations

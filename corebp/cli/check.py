@@ -5,17 +5,20 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import torch
 import typer
 
-from corebp.checks.gradcheck import GradcheckReport, check_layer, check_loss
 from corebp.errors import ConfigError, did_you_mean
 from corebp.plugins import Component, registry
-from corebp.testing.core import argument_sets
 
-DTYPES = {"float64": torch.float64, "float32": torch.float32}
+if TYPE_CHECKING:
+    import torch
+
+    from corebp.checks.gradcheck import GradcheckReport
+
+#: The dtypes `--dtype` takes, by their names in torch.
+DTYPES = ("float64", "float32")
 
 
 @dataclass
@@ -60,10 +63,13 @@ class Outcome:
 
 
 def run_checks(
-    names: list[str] | None = None, dtype: torch.dtype = torch.float64, seed: int = 0
+    names: list[str] | None = None, dtype: str = "float64", seed: int = 0
 ) -> list[Outcome]:
     """Check the registered layers and losses (all, or those called `names`), each on every
-    argument set of its `check_args` (default: its `example()` as it is)."""
+    argument set of its `check_args` (default: its `example()` as it is), in `dtype` (one of
+    DTYPES)."""
+    import torch
+
     reg = registry()
     components = [c for kind in ("layers", "losses") for c in reg.components[kind].values()]
     known = {c.name for c in components}
@@ -77,11 +83,13 @@ def run_checks(
     return [
         outcome
         for c in sorted(chosen, key=lambda c: (c.kind, c.name))
-        for outcome in _checks(c, dtype, seed)
+        for outcome in _checks(c, getattr(torch, dtype), seed)
     ]
 
 
 def _checks(component: Component, dtype: torch.dtype, seed: int) -> list[Outcome]:
+    from corebp.testing.core import argument_sets
+
     try:
         sets = argument_sets(component.obj)
     except TypeError as e:
@@ -90,6 +98,8 @@ def _checks(component: Component, dtype: torch.dtype, seed: int) -> list[Outcome
 
 
 def _check(component: Component, args: dict[str, Any], dtype: torch.dtype, seed: int) -> Outcome:
+    from corebp.checks.gradcheck import check_layer, check_loss
+
     try:
         instance, shape = component.obj.example(**args)
     except NotImplementedError as e:
@@ -156,7 +166,7 @@ def command(
             f"--dtype {dtype!r} is not supported; expected one of: {', '.join(DTYPES)}."
             f"{did_you_mean(dtype, DTYPES)}"
         )
-    outcomes = run_checks(names, DTYPES[dtype], seed)
+    outcomes = run_checks(names, dtype, seed)
     if as_json:
         typer.echo(json.dumps([o.to_dict() for o in outcomes], indent=2))
     else:

@@ -8,8 +8,6 @@ from typing import Annotated
 
 import typer
 
-from corebp.inference.trained import evaluate, open_run
-
 SPLITS = ("test", "val", "train")
 
 
@@ -29,7 +27,9 @@ def command(
 
     The checkpoint is read with torch.load(weights_only=True) only: one holding any other
     pickled object is refused. The data, batch size and metrics are the recipe's, so the
-    numbers equal the run's summary.json for the same split and device.
+    numbers equal the run's summary.json for the same split and device. Only what the run
+    held out is evaluated as held out: --split val needs a run trained with a validation
+    split, and an override may not change data.source, data.validation_split or train.seed.
 
     Examples:
 
@@ -39,6 +39,8 @@ def command(
 
       corebp eval runs/my-run train.device=cpu
     """
+    from corebp.inference.trained import evaluate, open_run
+
     if split not in SPLITS:
         raise typer.BadParameter(f"{split!r}; expected one of: {', '.join(SPLITS)}.")
     run = open_run(run_dir, list(overrides or []))

@@ -7,8 +7,7 @@ from typing import Annotated
 
 import typer
 
-from corebp.inference.export import FORMATS, export_run
-from corebp.inference.trained import open_run
+from corebp.inference.formats import FORMATS
 
 
 def command(
@@ -21,8 +20,10 @@ def command(
 ) -> None:
     """Export a run's model in torch.nn's layout (weights as in `interop.to_torch`).
 
-    torch: a .pt with {"architecture", "state_dict"} (loads with weights_only=True);
-    onnx: an ONNX graph with a dynamic batch dimension (needs corebp[onnx]);
+    torch: a .pt with {"architecture", "state_dict"} (loads with weights_only=True).
+
+    onnx: an ONNX graph with a dynamic batch dimension (needs corebp[onnx]).
+
     safetensors: the state dict, the architecture in its metadata (needs corebp[safetensors]).
 
     Examples:
@@ -33,5 +34,8 @@ def command(
 
       corebp export runs/my-run --format safetensors
     """
+    from corebp.inference.export import export_run
+    from corebp.inference.trained import open_run
+
     path = export_run(open_run(run_dir), fmt, output)
     typer.echo(f"wrote {path}")

@@ -1,8 +1,14 @@
 """Entry point of the `corebp` command: one module per core subcommand, plus those plugins add
-through `corebp_register_commands(cli)`."""
+through `corebp_register_commands(cli)`.
+
+Building the command imports neither torch nor matplotlib (tests/core/test_cli_startup.py):
+the subcommand modules import what they run inside their functions, and the plugins are
+loaded for their commands only, so `corebp --help` and `corebp --version` answer at once.
+"""
 
 from __future__ import annotations
 
+import inspect
 import os
 import sys
 import tempfile
@@ -11,6 +17,7 @@ import warnings
 
 import typer
 
+import corebp
 from corebp.cli import (
     check,
     export,
@@ -24,10 +31,15 @@ from corebp.cli import (
     validate,
 )
 from corebp.cli import eval as eval_
-from corebp.errors import CorebpError, Diverged
+from corebp.errors import CorebpError, Diverged, Interrupted
 from corebp.plugins import load_registry
-from corebp.training.listeners import Interrupted
 from corebp.util.env import env_flag
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"corebp {corebp.__version__}")
+        raise typer.Exit()
 
 
 def _options(
@@ -38,6 +50,13 @@ def _options(
     ),
     debug: bool = typer.Option(
         False, "--debug", help="Show the full traceback of an error (also: COREBP_DEBUG=1)."
+    ),
+    version: bool = typer.Option(
+        False,
+        "--version",
+        callback=_print_version,
+        is_eager=True,
+        help="Print corebp's version and exit.",
     ),
 ) -> None:
     if strict_plugins:
@@ -55,7 +74,7 @@ def build() -> typer.Typer:
         "evaluate, predict with or export a finished run; plugins add more "
         "commands (the data plugin: `corebp data fetch`).",
         no_args_is_help=True,
-        add_completion=False,
+        add_completion=True,
         pretty_exceptions_enable=False,
         context_settings={"help_option_names": ["-h", "--help"]},
     )
@@ -74,12 +93,32 @@ def build() -> typer.Typer:
     with warnings.catch_warnings():
         # A plugin that fails to load is reported when a command loads the registry.
         warnings.simplefilter("ignore", RuntimeWarning)
-        reg = load_registry(strict=False)
+        reg = load_registry(strict=False, components=False)
     try:
         reg.pm.hook.corebp_register_commands(cli=app)
     except Exception as e:
         reg.raise_from_hook(e, reg.pm)
+    _as_plain_text(app)
     return app
+
+
+def _as_plain_text(app: typer.Typer) -> None:
+    """Give every command's help (plugins' too) to typer as plain text that wraps to the
+    terminal: typer's rich help keeps a docstring's line breaks (written for the source, not
+    for an 80-column terminal) and reads `[...]` as markup (`corebp[onnx]`)."""
+    for command in app.registered_commands:
+        doc = command.help or inspect.getdoc(command.callback) or ""
+        command.help = _reflowed(doc).replace("[", "\\[")
+    for group in app.registered_groups:
+        if group.typer_instance is not None:
+            _as_plain_text(group.typer_instance)
+
+
+def _reflowed(doc: str) -> str:
+    """`doc` with each prose paragraph on one line; an indented paragraph (an example) keeps
+    its lines."""
+    paragraphs = inspect.cleandoc(doc).split("\n\n")
+    return "\n\n".join(p if p.startswith(" ") else " ".join(p.split()) for p in paragraphs)
 
 
 def _format_warning(message, category, filename, lineno, line=None) -> str:

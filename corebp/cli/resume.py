@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from corebp.cli.run import report
-from corebp.training.assemble import resolve_device
-from corebp.training.distributed import launched
-from corebp.training.run import load_run_recipe, resume_run
+from corebp.cli.run import echo_note, report
+
+if TYPE_CHECKING:
+    from corebp.training.trainer import Trainer
 
 
 def command(
@@ -40,6 +40,10 @@ def command(
 
       torchrun --standalone --nproc_per_node=2 -m corebp resume runs/nb
     """
+    from corebp.training.assemble import resolve_device
+    from corebp.training.distributed import launched
+    from corebp.training.run import load_run_recipe, resume_run
+
     if progress not in (None, "auto", "bar", "log"):
         raise typer.BadParameter(
             f"{progress!r}; expected auto, bar or log.", param_hint="--progress"
@@ -47,6 +51,24 @@ def command(
     items = list(overrides or [])
     recipe = load_run_recipe(run_dir, items).recipe
     with launched(recipe, resolve_device(recipe.train.device)) as parallel:
-        path, summary = resume_run(run_dir, items, progress, parallel=parallel)
+        path, summary = resume_run(run_dir, items, progress, parallel=parallel, on_start=announce)
     if parallel is None or parallel.writes:
         report(summary["recipe"], path, summary)
+
+
+def announce(path: Path, trainer: Trainer) -> None:
+    """What a resume says on stderr before it trains: where it continues, and the recipe's
+    `note`."""
+    epochs, done = trainer.recipe.train.epochs, len(trainer.history)
+    position = trainer.step - done * trainer.steps_per_epoch
+    if done == epochs:
+        where = f"all {epochs} epochs done"
+    elif position == 0:
+        where = f"the start of epoch {done + 1} of {epochs}"
+    else:
+        steps = trainer.steps_per_epoch
+        where = f"epoch {done + 1} of {epochs}, {position} of its {steps} steps done"
+    typer.echo(
+        f"resuming {path} from step {trainer.step} of {trainer.total_steps} ({where})", err=True
+    )
+    echo_note(trainer.recipe.note)

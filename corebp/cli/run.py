@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from corebp.recipe import DEFAULT_RECIPE, load_recipe
-from corebp.training.assemble import resolve_device
-from corebp.training.distributed import launched
-from corebp.training.run import run_recipe
+from corebp.recipe.shipped import DEFAULT_RECIPE
+
+if TYPE_CHECKING:
+    from corebp.training.trainer import Trainer
 
 
 def command(
@@ -49,7 +49,7 @@ def command(
 
     Examples:
 
-      corebp run                                        # the notebook recipe, mnist-784-100-10
+      corebp run                # the notebook recipe, mnist-784-100-10
 
       corebp run mnist-784-100-10 --output-dir runs/nb
 
@@ -61,8 +61,14 @@ def command(
 
       corebp run my-recipe.yaml data.batch_size=64
 
-      torchrun --standalone --nproc_per_node=2 -m corebp run mnist-784-100-10-tuned
+      torchrun --standalone --nproc_per_node=2 \\
+        -m corebp run mnist-784-100-10-tuned
     """
+    from corebp.recipe import load_recipe
+    from corebp.training.assemble import resolve_device
+    from corebp.training.distributed import launched
+    from corebp.training.run import run_recipe
+
     items = list(overrides or [])
     if recipe is not None and "=" in recipe:  # only overrides were given
         items.insert(0, recipe)
@@ -73,9 +79,23 @@ def command(
             f"{progress!r}; expected auto, bar or log.", param_hint="--progress"
         )
     with launched(loaded.recipe, resolve_device(loaded.recipe.train.device)) as parallel:
-        path, summary = run_recipe(loaded, output_dir, progress, parallel=parallel)
+        path, summary = run_recipe(
+            loaded, output_dir, progress, parallel=parallel, on_start=announce
+        )
     if parallel is None or parallel.writes:
         report(loaded.name, path, summary)
+
+
+def announce(path: Path, trainer: Trainer) -> None:
+    """What a run says on stderr before it trains: its directory, and the recipe's `note`."""
+    typer.echo(f"run directory: {path}", err=True)
+    echo_note(trainer.recipe.note)
+
+
+def echo_note(note: str | None) -> None:
+    """The recipe's `note` on stderr, when it has one."""
+    if note:
+        typer.echo(f"note: {note.strip()}", err=True)
 
 
 def report(name: str, path: Path, summary: dict[str, Any]) -> None:

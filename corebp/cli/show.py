@@ -5,13 +5,15 @@ from __future__ import annotations
 import inspect
 import json
 import re
-from typing import Annotated, Any
+import types
+import typing
+from typing import Annotated, Any, Literal
 
 import docstring_parser
 import typer
 
+from corebp.contracts.choices import OneOf
 from corebp.plugins import Component, PluginInfo, registry
-from corebp.recipe.components import SUPPLIED
 
 #: Where a docstring's argument section starts (Google style, read by docstring_parser).
 ARGS_SECTION = re.compile(r"^(Args|Arguments):\s*$", re.M)
@@ -30,32 +32,77 @@ def _meanings(cls: type) -> dict[str, str]:
     return found
 
 
-def _type_name(annotation: Any) -> str:
-    """The annotation as written (a string under `from __future__ import annotations`)."""
+def _type_name(annotation: Any, allowed: list[Any] | None) -> str:
+    """The annotation as written (a string under `from __future__ import annotations`), or
+    for a fixed set the types of its values ("str", "str | None")."""
+    if allowed is not None:
+        return " | ".join(
+            dict.fromkeys(type(v).__name__ if v is not None else "None" for v in allowed)
+        )
     if annotation is inspect.Parameter.empty:
         return ""
     return annotation if isinstance(annotation, str) else inspect.formatannotation(annotation)
 
 
-def describe(component: Component, plugin: PluginInfo) -> dict[str, Any]:
-    """The component as plain data: what `corebp show --json` prints."""
-    cls = component.obj
-    supplied = SUPPLIED[component.kind]
+def _allowed(hint: Any) -> list[Any] | None:
+    """The values an argument annotated `hint` takes when they are a fixed set, else None:
+    a `Literal`'s, a `OneOf`'s (in `Annotated`), either one `| None` (None included)."""
+    origin = typing.get_origin(hint)
+    if origin is Annotated:
+        marks = [m for m in hint.__metadata__ if isinstance(m, OneOf)]
+        return list(marks[0].values) if marks else _allowed(typing.get_args(hint)[0])
+    if origin is Literal:
+        return list(typing.get_args(hint))
+    if hint is type(None):
+        return [None]
+    if origin in (typing.Union, types.UnionType):
+        parts = [_allowed(member) for member in typing.get_args(hint)]
+        if all(p is not None for p in parts) and any(p != [None] for p in parts):
+            return [v for p in parts if p is not None for v in p]
+    return None
+
+
+def _hints(cls: type[object]) -> dict[str, Any]:
+    """The constructor's resolved annotations, with `Annotated` metadata ({} if unresolvable)."""
+    try:
+        return typing.get_type_hints(cls.__init__, include_extras=True)
+    except Exception:  # an annotation that cannot be resolved has no fixed set of values
+        return {}
+
+
+def arguments(cls: type[object], kind: str) -> list[dict[str, Any]]:
+    """Each argument a recipe may give `cls`, a component of `kind` ("layers", ...): its name,
+    type, whether it is required, default, meaning (the `Args:` entry, "" without one) and
+    allowed values (a list for a fixed set, else None). What `corebp show` prints."""
+    from corebp.recipe.components import SUPPLIED
+
     meanings = _meanings(cls)
-    parameters = inspect.signature(cls).parameters
-    arguments = []
-    for name, p in parameters.items():
-        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) or name in supplied:
+    hints = _hints(cls)
+    found = []
+    for name, p in inspect.signature(cls).parameters.items():
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) or name in SUPPLIED[kind]:
             continue
-        arguments.append(
+        allowed = _allowed(hints.get(name))
+        found.append(
             {
                 "name": name,
-                "type": _type_name(p.annotation),
+                "type": _type_name(p.annotation, allowed),
                 "required": p.default is p.empty,
                 "default": None if p.default is p.empty else p.default,
                 "meaning": meanings.get(name, ""),
+                "allowed": allowed,
             }
         )
+    return found
+
+
+def describe(component: Component, plugin: PluginInfo) -> dict[str, Any]:
+    """The component as plain data: what `corebp show --json` prints."""
+    from corebp.recipe.components import SUPPLIED
+
+    cls = component.obj
+    supplied = SUPPLIED[component.kind]
+    parameters = inspect.signature(cls).parameters
     doc = inspect.getdoc(cls) or ""
     return {
         "name": component.name,
@@ -65,9 +112,18 @@ def describe(component: Component, plugin: PluginInfo) -> dict[str, Any]:
         "version": plugin.version,
         "class": f"{cls.__module__}.{cls.__qualname__}",
         "doc": ARGS_SECTION.split(doc, maxsplit=1)[0].strip(),
-        "arguments": arguments,
+        "arguments": arguments(cls, component.kind),
         "supplied": {n: source for n, source in supplied.items() if n in parameters},
     }
+
+
+def _meaning(argument: dict[str, Any]) -> str:
+    """The meaning column: the docstring's words, then the allowed values if they are a set."""
+    allowed = argument["allowed"]
+    if allowed is None:
+        return argument["meaning"] or "-"
+    values = ", ".join("null" if v is None else str(v) for v in allowed)
+    return " ".join(filter(None, [argument["meaning"], f"One of: {values}."]))
 
 
 def _as_text(d: dict[str, Any]) -> str:
@@ -83,7 +139,7 @@ def _as_text(d: dict[str, Any]) -> str:
             a["name"],
             a["type"] or "-",
             "required" if a["required"] else repr(a["default"]),
-            a["meaning"] or "-",
+            _meaning(a),
         )
         for a in d["arguments"]
     ]
@@ -107,7 +163,7 @@ def command(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Show a component: kind, class, plugin, distribution and version, docstring, and each
-    argument a recipe may give it, with type, default and meaning.
+    argument a recipe may give it, with type, default, meaning and allowed values.
 
     Examples:
 

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from corebp.training.sweep import MAX_RUNS, Sweep, parse_seeds
+from corebp.training.sweep_limits import MAX_RUNS
 
 
 def command(
@@ -65,10 +65,10 @@ def command(
 
     Every (cell, seed) is a `corebp run` of its own, in <sweep dir>/<cell>/seed-<s>, and its
     output goes to seed-<s>.log beside it. sweep.md (the table: mean ± std and min–max over
-    seeds per cell) and sweep.json (every run's numbers) are rewritten after every run. Run
-    the same command with the same --output-dir to finish an interrupted sweep or add seeds:
-    finished runs are kept, interrupted ones resumed. Everything is validated before the
-    first run starts.
+    seeds per cell), sweep.png (the same as a picture, every seed a dot) and sweep.json (every
+    run's numbers) are rewritten after every run. Run the same command with the same
+    --output-dir to finish an interrupted sweep or add seeds: finished runs are kept,
+    interrupted ones resumed. Everything is validated before the first run starts.
 
     Examples:
 
@@ -76,9 +76,12 @@ def command(
 
       corebp sweep mnist-mlp-fa learning_rule.type=backprop,fa,dfa --seeds 0-2
 
-      corebp sweep mnist-lenet5,mnist-lenet5-fa,mnist-lenet5-dfa train.epochs=10
-      data.validation_split=0.1 --select val_accuracy --seeds 0-2 -o runs/lenet-rules
+      corebp sweep mnist-lenet5,mnist-lenet5-fa,mnist-lenet5-dfa \\
+        train.epochs=10 data.validation_split=0.1 --select val_accuracy \\
+        --seeds 0-2 -o runs/lenet-rules
     """
+    from corebp.training.sweep import Sweep, parse_seeds
+
     sweep = Sweep(
         recipe.split(","),
         list(grid or []),

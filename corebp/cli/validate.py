@@ -8,9 +8,7 @@ import typer
 
 from corebp.errors import ConfigError
 from corebp.plugins import registry
-from corebp.recipe import DEFAULT_RECIPE, load_recipe
-from corebp.training.distributed import problems, world_size
-from corebp.training.trainer import Trainer
+from corebp.recipe.shipped import DEFAULT_RECIPE
 
 
 def command(
@@ -36,6 +34,10 @@ def command(
 
       corebp validate my-recipe.yaml optimizer.lr=0.05 train.epochs=1
     """
+    from corebp.recipe import load_recipe
+    from corebp.training.distributed import problems, world_size
+    from corebp.training.trainer import Trainer
+
     loaded = load_recipe(recipe, list(overrides or []))
     found = problems(loaded.recipe, world_size())
     if found:

@@ -22,15 +22,13 @@ from typing import Any
 import torch
 
 from corebp.errors import ConfigError
+from corebp.inference.formats import FORMATS
 from corebp.inference.interop import architecture, to_torch
 from corebp.inference.trained import PREPROCESSING, TrainedRun
 from corebp.layers import Linear
 from corebp.layers.sequential import Sequential
 from corebp.util.atomic import save_torch, write_atomic, write_bytes_atomic
 from corebp.util.optional import require
-
-#: Each format with the file suffix it gets by default.
-FORMATS = {"torch": ".pt", "onnx": ".onnx", "safetensors": ".safetensors"}
 
 
 def export_run(run: TrainedRun, fmt: str, out: Path | None = None) -> Path:

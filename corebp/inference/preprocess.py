@@ -102,31 +102,54 @@ class ImagePreprocessing(BaseModel):
             )
         return self
 
-    def read(self, path: Path) -> Tensor:
+    def read(self, path: Path, *, resize: bool = False, invert: bool = False) -> Tensor:
         """The pixels of one image file as uint8 (channels, height, width), checked: its size
         before anything is decoded (a small file can claim billions of pixels), then the
-        whole file."""
+        whole file.
+
+        An image of another size than `width` × `height` is an error, unless `resize`: then
+        it is resized to that size with PIL, shrunk by averaging the pixels each new pixel
+        covers (box filter: an image scaled up by a whole factor comes back exactly) and
+        enlarged by bilinear interpolation; at most MAX_VALUES pixels are decoded. With
+        `invert`, each byte b becomes 255 − b: dark strokes on a light background read as
+        MNIST's light strokes on black.
+        """
         try:
             with _header_only(), Image.open(path) as image:
                 width, height = image.size
-            if (height, width) != (self.height, self.width):
+            if (height, width) != (self.height, self.width) and not resize:
                 raise DataError(
                     f"{path}: {width}×{height} pixels; expected {self.width}×{self.height}, the "
                     "size of the images the model's data source read (its pad and resize are "
                     f"applied after reading). Fix: resize the image to {self.width}×"
-                    f"{self.height} first."
+                    f"{self.height} first, or let `corebp predict --resize` do it."
+                )
+            if width * height > MAX_VALUES:
+                raise DataError(
+                    f"{path}: {width}×{height} pixels, over the {MAX_VALUES} an image may have; "
+                    f"expected an image of about {self.width}×{self.height}. Fix: shrink it first."
                 )
             with Image.open(path) as image:
                 image.verify()  # the whole file: chunk checksums and its end, not just pixels
             with Image.open(path) as image:
-                pixels = np.asarray(image.convert("L" if self.channels == 1 else "RGB"))
+                converted = image.convert("L" if self.channels == 1 else "RGB")
+                if converted.size != (self.width, self.height):
+                    shrinks = width >= self.width and height >= self.height
+                    box, bilinear = Image.Resampling.BOX, Image.Resampling.BILINEAR
+                    converted = converted.resize(
+                        (self.width, self.height), box if shrinks else bilinear
+                    )
+                pixels = np.asarray(converted)
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
             reason = str(e).splitlines()[0] if str(e) else type(e).__name__
             raise DataError(
                 f"{path}: cannot be read as an image ({reason}); expected a whole PNG or JPEG "
                 f"file of {self.width}×{self.height} pixels."
             ) from None
-        return torch.from_numpy(pixels.copy()).reshape(height, width, -1).permute(2, 0, 1)
+        if invert:
+            pixels = 255 - pixels
+        shape = (self.height, self.width, -1)
+        return torch.from_numpy(pixels.copy()).reshape(shape).permute(2, 0, 1)
 
     def apply(self, pixels: Tensor, dtype: torch.dtype) -> Tensor:
         """Model inputs (N, *input_shape) from uint8 pixels (N, channels, height, width)."""

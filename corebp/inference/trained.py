@@ -12,7 +12,7 @@ import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from pydantic import ValidationError
@@ -144,12 +144,44 @@ def open_run(
     return TrainedRun(path, dataclasses.replace(loaded, name=name), state)
 
 
+#: The recipe keys that decide which examples a run trained on and which it held out as
+#: "val": the source, and the share of its training split held out, drawn with the seed
+#: (the DataSource contract). An evaluation may not change them.
+SPLIT_KEYS = (("data", "source"), ("data", "validation_split"), ("train", "seed"))
+
+
+def check_held_out(run: TrainedRun, split: str) -> None:
+    """Refuse an evaluation of `split` that would not measure what the run held out: an
+    override of a `SPLIT_KEYS` key (a "val" made up after training holds examples the model
+    trained on), or "val" of a run that held none out."""
+    trained, now = run.state["recipe"], run.loaded.resolved()
+    for section, name in SPLIT_KEYS:
+        before, after = trained.get(section, {}).get(name), now[section][name]
+        if before != after:
+            key = f"{section}.{name}"
+            raise ConfigError(
+                f"{key}={after!r}: the run was trained with {key} {before!r}; another value "
+                "changes which examples were held out, so the numbers could count examples "
+                f"the model was trained on as unseen. Expected the run's own {key}. Fix: drop "
+                f"the override {key}=..."
+            )
+    if split == "val" and not now["data"]["validation_split"]:
+        raise ConfigError(
+            f"{run.path}: has no 'val' split: it was trained with data.validation_split 0.0, "
+            "so every training example was trained on and none held out for validation; "
+            "expected split test or train. Fix: evaluate the test split, or train a run that "
+            "holds one out, e.g. `corebp run RECIPE data.validation_split=0.1`."
+        )
+
+
 def evaluate(run: TrainedRun, split: str = "test", reg: Registry | None = None) -> dict[str, Any]:
     """The recipe's metrics of the trained model on `split`, named like summary.json's.
 
     The data, batching and metrics are the run's own (a Trainer built from its recipe, its
     checks and loggers left out), so the numbers equal the run's for the same split and device.
+    Only a split the run held out is evaluated as one (`check_held_out`).
     """
+    check_held_out(run, split)
     recipe = run.loaded.recipe
     output = recipe.output.model_copy(update={"loggers": []})
     recipe = recipe.model_copy(update={"checks": ChecksSpec(), "output": output})
@@ -160,14 +192,56 @@ def evaluate(run: TrainedRun, split: str = "test", reg: Registry | None = None) 
     return {f"{split}_{k}": v for k, v in trainer.view.evaluate(split).items()}
 
 
+#: What a prediction's numbers are: "probabilities", a distribution over the classes that
+#: the model itself makes (a final softmax layer, or cross-entropy's logits put through
+#: softmax), or "outputs", the last layer's raw values (e.g. sigmoids trained with MSE: one
+#: score per class that need not sum to 1; no probabilities are made up from them).
+Kind = Literal["probabilities", "outputs"]
+
+
 @dataclass(frozen=True)
 class Prediction:
-    """The class the model picks for one image, its probabilities and its raw outputs."""
+    """The class the model picks for one image (its largest output), its raw outputs, and
+    the probabilities where the model makes them (`kind`)."""
 
     file: str
     label: int
-    probabilities: list[float]
+    kind: Kind
     outputs: list[float]
+    probabilities: list[float] | None
+
+    @property
+    def scores(self) -> list[float]:
+        """The numbers `kind` names: the probabilities, or else the outputs."""
+        return self.outputs if self.probabilities is None else self.probabilities
+
+    def top(self, k: int) -> list[tuple[int, float]]:
+        """The `k` classes with the largest scores, largest first, with their scores."""
+        ranked = sorted(range(len(self.scores)), key=lambda c: -self.scores[c])
+        return [(c, self.scores[c]) for c in ranked[:k]]
+
+    def as_json(self, top: int) -> dict[str, Any]:
+        """Plain data: the file, label, `kind`, the `top` classes with their score (named
+        "probability" or "output"), and every output and probability (null for none)."""
+        name = "probability" if self.kind == "probabilities" else "output"
+        ranked = [{"class": c, name: v} for c, v in self.top(top)]
+        return {
+            "file": self.file,
+            "label": self.label,
+            "kind": self.kind,
+            "top": ranked,
+            "probabilities": self.probabilities,
+            "outputs": self.outputs,
+        }
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """The predictions for the files that could be read, in order, and one problem per file
+    that could not (naming the file and why)."""
+
+    results: list[Prediction]
+    problems: list[str]
 
 
 def predict(
@@ -175,27 +249,42 @@ def predict(
     files: Sequence[Path | str],
     device: str = "cpu",
     reg: Registry | None = None,
-) -> list[Prediction]:
+    *,
+    resize: bool = False,
+    invert: bool = False,
+) -> Predictions:
     """Classify image files with the run's model, preprocessed as the run's data was.
 
-    Probabilities: the softmax of the outputs when the loss is cross-entropy (logits), the
-    outputs themselves after a final Softmax, else the outputs scaled to sum to 1 (sigmoid
-    outputs: one score in [0, 1] per class). Every file is read and checked before any is
-    classified.
+    Each file is read and checked on its own (`ImagePreprocessing.read`, with `resize` and
+    `invert`): one that cannot be is a problem in the result, and the others are classified.
+    Probabilities (see `Kind`): the softmax of the outputs when the loss is cross-entropy
+    (logits), the outputs themselves after a final Softmax, and none otherwise.
     """
     reg = registry() if reg is None else reg
     where = resolve_device(device)
     model = run.model(where, reg)
     prep = run.fitted_preprocessing(model, where)
-    pixels = torch.stack([prep.read(Path(f)) for f in files])
+    read: list[tuple[str, Tensor]] = []
+    problems: list[str] = []
+    for f in files:
+        try:
+            read.append((str(f), prep.read(Path(f), resize=resize, invert=invert)))
+        except DataError as e:
+            problems.append(str(e))
+    if not read:
+        return Predictions([], problems)
+    pixels = torch.stack([p for _, p in read])
     outputs = model.forward(prep.apply(pixels.to(where), run.dtype))
+    probs: Tensor | None = None
     if issubclass(reg.get("losses", run.loaded.recipe.loss.type), CrossEntropyLoss):
         probs = torch.softmax(outputs, dim=1)
     elif model.layers and isinstance(model.layers[-1], Softmax):
         probs = outputs
-    else:
-        probs = outputs / outputs.sum(dim=1, keepdim=True)
-    return [
-        Prediction(str(f), int(p.argmax()), p.tolist(), o.tolist())
-        for f, p, o in zip(files, probs.cpu(), outputs.cpu(), strict=True)
+    kind: Kind = "outputs" if probs is None else "probabilities"
+    labels, shown = outputs.argmax(1).tolist(), outputs.cpu().tolist()
+    made = [None] * len(read) if probs is None else probs.cpu().tolist()
+    results = [
+        Prediction(f, label, kind, o, p)
+        for (f, _), label, o, p in zip(read, labels, shown, made, strict=True)
     ]
+    return Predictions(results, problems)

@@ -24,6 +24,17 @@ class AvgPool2d(Layer):
     ceil_mode). D = kh·kw, or the window's count of unpadded elements when
     count_include_pad is False, or divisor_override. stride defaults to kernel_size.
     Backward: dx[window of (p, q)] += g[p, q] / D, aten's `avg_pool2d_backward`.
+
+    Args:
+        kernel_size: the window (kh, kw) in pixels, or one int for a square window.
+        stride: s, the step between windows in pixels, one int or (h, w); null: kernel_size
+            (windows side by side).
+        padding: zero pixels added on each side, one int or (h, w), at most half the window.
+        ceil_mode: round the output size up (⌈·⌉), so a partial last window counts; false:
+            down (⌊·⌋).
+        count_include_pad: whether padded zeros count in D; false: D is the window's number
+            of unpadded elements.
+        divisor_override: D for every window, a positive int; null: as count_include_pad says.
     """
 
     torch_counterpart: ClassVar = TorchCounterpart(

@@ -27,6 +27,13 @@ class BatchNorm(Layer):
     mean). Eval: μ, σ² are running_mean, running_var. γ (W), β (b): (C,) when affine.
     Backward, with g = dL/dy: dγ += Σ g ⊙ x̂, dβ += Σ g (sums over all but dim 1), and
     dx = γ/√(σ² + ε) ⊙ (g − Σg/M − x̂ ⊙ Σ(g ⊙ x̂)/M) in training, γ/√(σ² + ε) ⊙ g in eval.
+
+    Args:
+        num_features: C, the input's channels (dim 1), ≥ 1.
+        eps: ε > 0, added to σ² before the square root.
+        momentum: m in [0, 1], how far the running statistics move towards each training
+            batch's; null: m = 1/num_batches_tracked, the cumulative mean of all batches.
+        affine: whether to learn γ (W, initialised to ones) and β (b, zeros); false: y = x̂.
     """
 
     check_args: ClassVar = [{}, {"eps": 1e-3, "momentum": 0.3, "affine": False}, {"momentum": None}]

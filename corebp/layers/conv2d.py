@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 import torch
 from torch import Tensor, nn
 
+from corebp.contracts.choices import OneOf
 from corebp.contracts.counterpart import TorchCounterpart, same
 from corebp.contracts.layer import Layer
 from corebp.errors import ConfigError, ShapeError
-from corebp.layers.init import initialise
+from corebp.layers.init import INITIALISERS, initialise
 from corebp.layers.pairs import Pair, pair, positive
 
 #: aten's convolution backward: (dx, dW, db) in one call, bit-identical to autograd's
@@ -52,6 +53,18 @@ class Conv2d(Layer):
     Backward: dW += Σ_n g ⋆ x (the correlation of each output gradient with its input patch),
     db += Σ_{n,p,q} g, dx = the transposed convolution of g with W — from aten's
     `convolution_backward`, one call for both halves in backprop.
+
+    Args:
+        in_channels: C_in, the input's channels (dim 1); divisible by groups.
+        out_channels: C_out, the output's channels (filters); divisible by groups.
+        kernel_size: the window (kh, kw) in pixels, or one int for a square window.
+        stride: s, the step between windows in pixels, one int or (h, w).
+        padding: zero pixels added on each side, one int or (h, w), ≥ 0.
+        dilation: d, the spacing between kernel taps in pixels, one int or (h, w); 1: adjacent.
+        groups: G, the channel groups convolved separately; 1: every filter sees every channel.
+        bias: whether to add b (initialised to zeros).
+        init: how W is drawn (the init table of docs/reference.md), with fan_in =
+            C_in/G·kh·kw; uniform is U(−1/√fan_in, 1/√fan_in), torch.nn.Conv2d's scale.
     """
 
     torch_counterpart: ClassVar = TorchCounterpart(
@@ -93,7 +106,7 @@ class Conv2d(Layer):
         dilation: Pair = 1,
         groups: int = 1,
         bias: bool = True,
-        init: str = "uniform",
+        init: Annotated[str, OneOf(INITIALISERS)] = "uniform",
         dtype: torch.dtype | None = None,
         device: torch.device | str | None = None,
         generator: torch.Generator | None = None,

@@ -19,6 +19,11 @@ class Dropout(Layer):
     The mask is drawn from `generator`, or from a private generator seeded with `seed`
     (reproducible; re-seeded when `to(device)` moves the layer), else from torch's global RNG.
     The last training mask stays in `mask` after backward (for inspection and `reference`).
+
+    Args:
+        p: the probability in [0, 1) that an input is zeroed in training; 0: identity.
+        seed: the seed of a mask generator of the layer's own (masks that do not depend
+            on other draws); null: torch's global generator, which a run seeds with train.seed.
     """
 
     torch_counterpart: ClassVar = TorchCounterpart(

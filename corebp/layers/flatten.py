@@ -16,6 +16,10 @@ class Flatten(Layer):
     (N, d1, ..., dk) -> (N, Π dᵢ).
 
     Backward: dx = g reshaped back to x's shape (a reshape moves no value).
+
+    Args:
+        start_dim: the first dimension merged (negative: from the end); 1 keeps the batch.
+        end_dim: the last dimension merged, inclusive (negative: from the end; −1: the last).
     """
 
     torch_counterpart: ClassVar = TorchCounterpart(

@@ -16,6 +16,9 @@ class LeakyReLU(Layer):
     """y = x if x > 0 else a·x, a = negative_slope, any shape.
 
     Backward: dx = g ⊙ (1 if x > 0 else a), using the cached input x.
+
+    Args:
+        negative_slope: a, the slope for x ≤ 0; 0 gives ReLU.
     """
 
     torch_counterpart: ClassVar = TorchCounterpart(

@@ -2,21 +2,31 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 import torch
 from torch import Tensor, nn
 
+from corebp.contracts.choices import OneOf
 from corebp.contracts.counterpart import TorchCounterpart, same, transpose
 from corebp.contracts.layer import Layer
 from corebp.errors import ConfigError, ShapeError
-from corebp.layers.init import initialise
+from corebp.layers.init import INITIALISERS, initialise
 
 
 class Linear(Layer):
     """y = x @ W + b.  x: (N, in), W: (in, out), b: (out,), y: (N, out).
 
     Backward: dW += xᵀ @ g, db += Σ_n g, dx = g @ Wᵀ, with g = dL/dy of shape (N, out).
+
+    Args:
+        in_features: inputs per example (x's columns, W's rows), ≥ 1.
+        out_features: outputs per example (y's columns, W's columns), ≥ 1.
+        bias: whether to add b (initialised to zeros); false: y = x @ W.
+        init: how W is drawn (the init table of docs/reference.md); uniform is
+            U(−1/√in, 1/√in), torch.nn.Linear's scale.
+        std: the standard deviation of W under init normal; null: 1, the notebook's
+            torch.randn. Only with init normal.
     """
 
     torch_counterpart: ClassVar = TorchCounterpart(
@@ -45,7 +55,7 @@ class Linear(Layer):
         in_features: int,
         out_features: int,
         bias: bool = True,
-        init: str = "uniform",
+        init: Annotated[str, OneOf(INITIALISERS)] = "uniform",
         std: float | None = None,
         dtype: torch.dtype | None = None,
         device: torch.device | str | None = None,

@@ -34,6 +34,15 @@ class MaxPool2d(Layer):
     (⌈·⌉ with ceil_mode). stride defaults to kernel_size.
     Backward: dx[argmax of each window] += g (the cached indices of the maxima; ties go to
     the first, as in torch), aten's `max_pool2d_with_indices_backward`.
+
+    Args:
+        kernel_size: the window (kh, kw) in pixels, or one int for a square window.
+        stride: s, the step between windows in pixels, one int or (h, w); null: kernel_size
+            (windows side by side).
+        padding: −∞ pixels added on each side, one int or (h, w), at most half the window.
+        dilation: d, the spacing between window taps in pixels, one int or (h, w); 1: adjacent.
+        ceil_mode: round the output size up (⌈·⌉), so a partial last window counts; false:
+            down (⌊·⌋).
     """
 
     torch_counterpart: ClassVar = TorchCounterpart(

@@ -15,6 +15,10 @@ class Reshape(Layer):
     """y = x reshaped to (N, *shape), N = x.shape[0]; one entry of `shape` may be −1 (inferred).
 
     Backward: dx = g reshaped back to x's shape (a reshape moves no value).
+
+    Args:
+        shape: each example's new shape, without the batch dimension, e.g. [1, 28, 28];
+            positive ints, at most one −1 (inferred from the example's size).
     """
 
     check_args: ClassVar = [{}, {"shape": (-1, 5)}]

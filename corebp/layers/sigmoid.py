@@ -23,6 +23,10 @@ class Sigmoid(Layer):
     it hands over `grad_output`: backward then computes dx in g's memory, a block at a time,
     so the only temporary, (1 − y), stays small and a training step peaks below autograd's
     memory. A g it cannot write into (expanded, non-contiguous, another dtype) is left alone.
+
+    Args:
+        inplace: whether backward may overwrite grad_output with dx (less memory; the caller
+            must not reuse grad_output); false: dx is a new tensor.
     """
 
     torch_counterpart: ClassVar = TorchCounterpart(nn.Sigmoid)

@@ -17,6 +17,9 @@ class Softmax(Layer):
 
     Backward: dx = y ⊙ (g − Σ_j g_j y_j), the sum over `dim` (Jacobian diag(y) − y yᵀ).
     To train a classifier prefer `CrossEntropyLoss` on logits, which fuses this step.
+
+    Args:
+        dim: the dimension normalised to sum to 1 (negative: from the end; −1: the last).
     """
 
     torch_counterpart: ClassVar = TorchCounterpart(

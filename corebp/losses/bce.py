@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 import torch
 from torch import Tensor
 
-from corebp.contracts.loss import Loss, check_reduction, reduction_factor
+from corebp.contracts.choices import OneOf
+from corebp.contracts.loss import REDUCTIONS, Loss, check_reduction, reduction_factor
 from corebp.errors import ConfigError, ShapeError
 
 
@@ -19,11 +20,17 @@ class BCELoss(Loss):
     divided by p.numel() for "mean". The clamp keeps log finite at p = 0 or 1; outside
     [eps, 1 − eps] the backward passes this gradient straight through the clamp (so a
     saturated output still learns), where the reference's clamp would give 0.
+
+    Args:
+        reduction: R: mean, the average over all elements; sum, their total.
+        eps: the clamp's margin, in (0, 0.5): q stays in [eps, 1 − eps].
     """
 
     check_args: ClassVar = [{}, {"reduction": "sum", "eps": 1e-3}]
 
-    def __init__(self, reduction: str = "mean", eps: float = 1e-7) -> None:
+    def __init__(
+        self, reduction: Annotated[str, OneOf(REDUCTIONS)] = "mean", eps: float = 1e-7
+    ) -> None:
         super().__init__()
         self.reduction = check_reduction("BCELoss", reduction)
         if not 0 < eps < 0.5:

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 import torch
 from torch import Tensor
 
-from corebp.contracts.loss import Loss, check_reduction, class_targets, reduction_factor
+from corebp.contracts.choices import OneOf
+from corebp.contracts.loss import (
+    REDUCTIONS,
+    Loss,
+    check_reduction,
+    class_targets,
+    reduction_factor,
+)
 
 
 class CrossEntropyLoss(Loss):
@@ -16,11 +23,14 @@ class CrossEntropyLoss(Loss):
     R is the mean over the batch ("mean") or the sum ("sum"); log Σ e^z is computed stably
     (log-sum-exp, the row maximum subtracted first). Backward: dL/dz = (softmax(z) − onehot(t)),
     divided by N for "mean".
+
+    Args:
+        reduction: R: mean, the average over the batch's examples; sum, their total.
     """
 
     check_args: ClassVar = [{}, {"reduction": "sum"}]
 
-    def __init__(self, reduction: str = "mean") -> None:
+    def __init__(self, reduction: Annotated[str, OneOf(REDUCTIONS)] = "mean") -> None:
         super().__init__()
         self.reduction = check_reduction("CrossEntropyLoss", reduction)
 

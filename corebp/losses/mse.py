@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
 from torch import Tensor
 
-from corebp.contracts.loss import Loss, check_reduction, one_hot, reduction_factor
+from corebp.contracts.choices import OneOf
+from corebp.contracts.loss import REDUCTIONS, Loss, check_reduction, one_hot, reduction_factor
 
 
 class MSELoss(Loss):
@@ -15,11 +16,17 @@ class MSELoss(Loss):
     p: (N, C) prediction; t: (N, C) float target, or (N,) class indices made one-hot.
     Backward: dL/dp = 2 · scale · (p − t), divided by p.numel() for "mean".
     The notebook's 0.5·Σ(out − onehot)² is `MSELoss(reduction="sum", scale=0.5)`.
+
+    Args:
+        reduction: R: mean, the average over all N·C elements; sum, their total.
+        scale: the factor in front of R; 0.5 cancels the 2 of the derivative.
     """
 
     check_args: ClassVar = [{}, {"reduction": "sum", "scale": 0.5}]
 
-    def __init__(self, reduction: str = "mean", scale: float = 1.0) -> None:
+    def __init__(
+        self, reduction: Annotated[str, OneOf(REDUCTIONS)] = "mean", scale: float = 1.0
+    ) -> None:
         super().__init__()
         self.reduction = check_reduction("MSELoss", reduction)
         self.scale = float(scale)

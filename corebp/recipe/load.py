@@ -28,7 +28,7 @@ from corebp.plugins import Registry, registry
 from corebp.recipe.build import Core, Node, build_core, core_key, core_of
 from corebp.recipe.components import check_arguments, name_key
 from corebp.recipe.errors import describe_validation_error, raise_problems
-from corebp.recipe.schema import Recipe, TrainSpec
+from corebp.recipe.schema import DEFAULT_METRICS, Recipe, TrainSpec
 from corebp.recipe.shipped import find_recipe
 
 #: Larger recipe files are refused before they are parsed.
@@ -251,7 +251,7 @@ def _component_problems(
         specs.append(("data_sources", "data", {"type": data["source"], **args}))
 
     validated = copy.deepcopy(raw)
-    problems = []
+    problems = [] if "metrics" in raw else _default_metrics_problems(reg)
     nodes: dict[str, Node] = {}
     for kind, key, spec in specs:
         if isinstance(spec, str):
@@ -279,6 +279,19 @@ def _component_problems(
     layers = [nodes[key] for kind, key, _ in specs if kind == "layers"]
     core, built_problems = build_core(layers, nodes.get("loss"), nodes.get("optimizer"), _seed(raw))
     return problems + built_problems, validated, core
+
+
+def _default_metrics_problems(reg: Registry) -> list[str]:
+    """A recipe without `metrics` reports `DEFAULT_METRICS`, which must then be registered."""
+    missing = [name for name in DEFAULT_METRICS if name not in reg.names("metrics")]
+    if not missing:
+        return []
+    return [
+        f"metrics: not given, so the default metrics {', '.join(DEFAULT_METRICS)} are "
+        f"reported, but {', '.join(map(repr, missing))} is not a registered metric (is the "
+        "metrics plugin loaded?); expected registered metrics. Fix: list the metrics to "
+        "report, or give metrics: [] for none."
+    ]
 
 
 def _seed(raw: dict[str, Any]) -> int:

@@ -12,6 +12,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+#: The metrics of a recipe that lists none. Every data source yields class labels (the
+#: DataSource contract) and every loss takes them, so every run is a classification run:
+#: it reports its loss and accuracy unless the recipe says `metrics: []`.
+DEFAULT_METRICS = ("loss", "accuracy")
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -195,12 +200,17 @@ class Recipe(_Strict):
     data: DataSpec
     train: TrainSpec = Field(default_factory=TrainSpec)
     metrics: list[ComponentSpec] = Field(
-        default_factory=list,
+        default_factory=lambda: [ComponentSpec(type=name) for name in DEFAULT_METRICS],
         description="metric names, or {type: name, argument: value} for ones with arguments; "
-        "each is reported as train_<name>, val_<name>, test_<name>",
+        "each is reported as train_<name>, val_<name>, test_<name>; [] for none",
     )
     checks: ChecksSpec = Field(default_factory=ChecksSpec)
     output: OutputSpec = Field(default_factory=OutputSpec)
+    note: str | None = Field(
+        None,
+        description="a few sentences `corebp run` and `corebp resume` print when they start, "
+        "e.g. what result to expect and why",
+    )
 
     @field_validator("metrics", mode="before")
     @classmethod

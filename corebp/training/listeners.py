@@ -22,7 +22,7 @@ import pluggy
 import torch
 from torch import Tensor
 
-from corebp.errors import Diverged
+from corebp.errors import Diverged, Interrupted
 from corebp.hookspecs import TrainingRun, hookimpl
 
 if TYPE_CHECKING:
@@ -32,14 +32,6 @@ if TYPE_CHECKING:
 #: The divergence guard reads the losses every this many updates (and at each epoch's end
 #: and before every checkpoint), so that the loop never waits for the device on each step.
 DIVERGENCE_CHECK_EVERY = 64
-
-
-class Interrupted(Exception):
-    """A stop was requested (SIGINT/SIGTERM); raised between two steps, with the state whole."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(f"stopped by signal {signum}")
-        self.signum = signum
 
 
 class LearningRateSchedule:

@@ -21,7 +21,7 @@ from corebp.recipe import load_recipe
 from corebp.recipe.load import LoadedRecipe
 from corebp.training import checkpoint
 from corebp.training.listeners import Checkpoints, Interrupted
-from corebp.training.plots import plot_alignment, plot_curves, plot_weight_grid
+from corebp.training.plots import run_figures, save
 from corebp.training.rundir import RunDir, provenance
 from corebp.training.trainer import Trainer
 
@@ -35,6 +35,7 @@ def run_recipe(
     progress: str | None = None,
     reg: Registry | None = None,
     parallel: DataParallel | None = None,
+    on_start: OnStart | None = None,
 ) -> tuple[Path, dict[str, Any]]:
     """Train `loaded` and write its run directory; returns (directory, summary).
 
@@ -67,7 +68,7 @@ def run_recipe(
     if preprocessing is not None:
         run.json("preprocessing.json", preprocessing.model_dump(mode="json"))
     try:
-        return run.path, train_into(run, trainer)
+        return run.path, train_into(run, trainer, on_start)
     finally:
         run.close()
 
@@ -78,6 +79,7 @@ def resume_run(
     progress: str | None = None,
     reg: Registry | None = None,
     parallel: DataParallel | None = None,
+    on_start: OnStart | None = None,
 ) -> tuple[Path, dict[str, Any]]:
     """Continue the run in `path` from its checkpoint.pt, exactly as if it had not stopped.
 
@@ -99,13 +101,19 @@ def resume_run(
     run = _open(lambda: RunDir(path), parallel)
     _write_recipe(run, loaded)
     try:
-        return run.path, train_into(run, trainer)
+        return run.path, train_into(run, trainer, on_start)
     finally:
         run.close()
 
 
-def train_into(run: RunDir, trainer: Trainer) -> dict[str, Any]:
-    """Train `trainer` (from where it stands) and keep `run` up to date.
+#: Called with the run directory and the Trainer (restored, when resuming) right before
+#: training starts, in the process that writes the directory: what `corebp run` and
+#: `corebp resume` tell the user first.
+OnStart = Callable[[Path, Trainer], object]
+
+
+def train_into(run: RunDir, trainer: Trainer, on_start: OnStart | None = None) -> dict[str, Any]:
+    """Train `trainer` (from where it stands) and keep `run` up to date; `on_start` first.
 
     summary.json says `"status": "running"` from the start, then `completed`; when training
     stops early it is still written, with `interrupted` (a SIGINT/SIGTERM: after the current
@@ -138,6 +146,8 @@ def train_into(run: RunDir, trainer: Trainer) -> dict[str, Any]:
     for logger in trainer.loggers:
         logger.open(run.path)
     status("running")
+    if on_start is not None and (trainer.parallel is None or trainer.parallel.writes):
+        on_start(run.path, trainer)
     resume = f"corebp resume {shlex.quote(str(run.path))}"
     try:
         with stop_on_signals(trainer):
@@ -333,28 +343,5 @@ def _write_recipe(run: RunDir, loaded: LoadedRecipe) -> None:
 
 
 def _draw(run: RunDir, trainer: Trainer) -> None:
-    title = trainer.name
-    last = trainer.history[-1] if trainer.history else {}
-    for metric in (m.type for m in trainer.recipe.metrics):
-        if isinstance(last.get(f"train_{metric}"), (int, float)):
-            run.picture(
-                f"{metric}.png",
-                partial(plot_curves, trainer.history, metric, title=f"{title}: {metric}"),
-            )
-    measured = [r for r in trainer.view.records if r.get("alignment")]
-    if measured:
-        run.picture(
-            "alignment.png",
-            partial(plot_alignment, measured, title=f"{title}: alignment with backprop"),
-        )
-    first = next((layer for layer in trainer.model.layers if "W" in layer.params), None)
-    if first is not None:
-        W = first.params["W"]
-        shape = trainer.data.input_shape
-        image = tuple(shape[-2:]) if len(shape) >= 2 else None
-        if W.dim() == 4:  # a conv kernel (C_out, C_in, kh, kw): one (C_in·kh, kw) image per unit
-            W, image = W.flatten(1).t(), (W.shape[1] * W.shape[2], W.shape[3])
-        run.picture(
-            "weights.png",
-            lambda p: plot_weight_grid(W, p, f"{title}: first layer weights", image),
-        )
+    for name, figure in run_figures(trainer).items():
+        run.picture(name, partial(save, figure()))

@@ -22,6 +22,7 @@ from omegaconf import OmegaConf
 
 import corebp
 from corebp.errors import ConfigError, DataError
+from corebp.util import source
 from corebp.util.atomic import leftovers, save_torch, write_atomic
 
 
@@ -174,9 +175,11 @@ def provenance(
         "command": sys.argv,
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "corebp": corebp.__version__,
+        "commit": source.commit(),
         "torch": torch.__version__,
         "python": platform.python_version(),
         "platform": platform.platform(),
+        **source.arithmetic(),
         "seed": seed,
         "device": str(device),
         "device_name": torch.cuda.get_device_name(device)

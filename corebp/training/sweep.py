@@ -9,9 +9,10 @@ one value applies to every cell; several comma-separated recipes are an axis too
 Each (cell, seed) is an ordinary `corebp run` in a process of its own
 (`<sweep dir>/<cell>/seed-<s>`), so a sweep's runs are exactly the runs a user would get one by
 one, `--jobs` of them at a time. The sweep directory holds `sweep.json` (every run's
-numbers and each cell's summary) and `sweep.md` (the table); both are rewritten after every
-run, so an interrupted sweep keeps what it finished, and running the same command again with
-the same directory reuses finished runs and resumes interrupted ones.
+numbers and each cell's summary), `sweep.md` (the table) and `sweep.png` (the metric per cell:
+each seed, the mean and the min–max range); all are rewritten after every run, so an
+interrupted sweep keeps what it finished, and running the same command again with the same
+directory reuses finished runs and resumes interrupted ones.
 
 What a run contributes is `--metric` (default `test_accuracy`) from its metrics.jsonl: at the
 last epoch, or, with `--select val_accuracy`, at the epoch where the selection metric is best
@@ -43,12 +44,13 @@ import torch
 import corebp
 from corebp.errors import ConfigError
 from corebp.recipe import load_recipe
+from corebp.training.plots import save, sweep_figure
 from corebp.training.rundir import strict_json
-from corebp.util.atomic import write_bytes_atomic
+from corebp.training.sweep_limits import MAX_RUNS
+from corebp.util import source
+from corebp.util.atomic import write_atomic, write_bytes_atomic
 
 #: Keys a grid may not vary: the sweep sets them itself.
-#: The most runs (cells × seeds) a sweep starts unless told otherwise (`--max-runs`).
-MAX_RUNS = 1000
 RESERVED = {"train.seed": "use --seeds", "output.dir": "the sweep names each run's directory"}
 
 
@@ -263,6 +265,9 @@ class Sweep:
         self.seeds = list(seeds)
         self.metric = metric
         self.select = select
+        #: OMP_NUM_THREADS of the runs this process started (`execute`); each run's own
+        #: provenance.json records what it ran with.
+        self.threads: str | None = None
         self.argv = list(argv) if argv is not None else None
         self.names = self._check_recipes()
         self.name = " + ".join(self.names)
@@ -358,6 +363,7 @@ class Sweep:
         self.write()
         env = dict(os.environ)
         env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // jobs)))
+        self.threads = env["OMP_NUM_THREADS"]
         done = len(self.runs) - len(todo)
         pool = ThreadPoolExecutor(max_workers=jobs)
         try:
@@ -408,6 +414,8 @@ class Sweep:
             "seeds": self.seeds,
             "environment": {
                 "corebp": corebp.__version__,
+                "commit": source.commit(),
+                "torch_threads_per_run": self.threads,
                 "torch": torch.__version__,
                 "python": platform.python_version(),
                 "machine": platform.machine(),
@@ -422,6 +430,7 @@ class Sweep:
         text = strict_json(results, indent=2) + "\n"
         write_bytes_atomic(self.directory / "sweep.json", text.encode())
         write_bytes_atomic(self.directory / "sweep.md", markdown(results).encode())
+        write_atomic(self.directory / "sweep.png", lambda p: save(sweep_figure(results), p))
 
 
 def markdown(results: dict[str, Any]) -> str:

@@ -8,15 +8,32 @@ command. See docs/data.md.
 
 from __future__ import annotations
 
-import typer
+from typing import TYPE_CHECKING
 
 from corebp.hookspecs import hookimpl
-from corebp_data import commands
-from corebp_data.files import CsvSource, NpzSource
-from corebp_data.memory import InMemorySource
-from corebp_data.mnist import KMNIST, MNIST, FashionMNIST
-from corebp_data.synthetic import SyntheticSource
-from corebp_data.tensors import TensorSource
+from corebp.util.lazy import lazy_attributes
+
+if TYPE_CHECKING:
+    import typer
+
+    from corebp.contracts.data_source import DataSource
+    from corebp_data.files import CsvSource, NpzSource
+    from corebp_data.memory import InMemorySource
+    from corebp_data.mnist import KMNIST, MNIST, FashionMNIST
+    from corebp_data.synthetic import SyntheticSource
+    from corebp_data.tensors import TensorSource
+
+# The sources import torch: only on first use, so that `corebp --help` stays fast.
+__getattr__, __dir__ = lazy_attributes(
+    __name__,
+    {
+        "corebp_data.files": ["CsvSource", "NpzSource"],
+        "corebp_data.memory": ["InMemorySource"],
+        "corebp_data.mnist": ["KMNIST", "MNIST", "FashionMNIST"],
+        "corebp_data.synthetic": ["SyntheticSource"],
+        "corebp_data.tensors": ["TensorSource"],
+    },
+)
 
 __all__ = [
     "KMNIST",
@@ -31,7 +48,12 @@ __all__ = [
 
 
 @hookimpl
-def corebp_register_data_sources():
+def corebp_register_data_sources() -> dict[str, type[DataSource]]:
+    from corebp_data.files import CsvSource, NpzSource
+    from corebp_data.mnist import KMNIST, MNIST, FashionMNIST
+    from corebp_data.synthetic import SyntheticSource
+    from corebp_data.tensors import TensorSource
+
     return {
         "mnist": MNIST,
         "fashion_mnist": FashionMNIST,
@@ -45,4 +67,6 @@ def corebp_register_data_sources():
 
 @hookimpl
 def corebp_register_commands(cli: typer.Typer) -> None:
+    from corebp_data import commands
+
     cli.add_typer(commands.app, name="data")

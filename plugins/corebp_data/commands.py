@@ -8,8 +8,6 @@ from typing import Annotated
 
 import typer
 
-from corebp_data.fetch import fetch as fetch_files
-
 app = typer.Typer(
     help="Get and verify dataset files.",
     no_args_is_help=True,
@@ -48,6 +46,8 @@ def fetch(
 
       corebp data fetch mnist --force        # replace a corrupt file
     """
+    from corebp_data.fetch import fetch as fetch_files
+
     result = fetch_files(name, root, force=force, mirrors=False if skip_mirrors else None)
     typer.echo(f"{result.dataset.title} in {result.raw_dir}")
     for file, md5 in result.md5s.items():

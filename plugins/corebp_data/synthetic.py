@@ -39,6 +39,17 @@ class SyntheticSource(InMemorySource):
     `train_size` and `test_size` examples, classes in turn; `noise` is the angle jitter
     (spirals) or the blob standard deviation. The data depend on `data_seed` only, so runs
     with different training seeds see the same data.
+
+    Args:
+        kind: spirals, K interleaved arms in the plane; blobs, K Gaussian clusters with
+            centres uniform in [−1, 1]^dims.
+        num_classes: K, the number of classes, ≥ 2.
+        train_size: training examples, ≥ num_classes (classes take turns).
+        test_size: test examples, ≥ 0; 0: no test split.
+        noise: the angle jitter's standard deviation in radians (spirals) or each blob's
+            standard deviation (blobs).
+        dims: the input features of blobs; spirals are always 2-D.
+        data_seed: the seed the data are drawn with, independent of train.seed.
     """
 
     check_args: ClassVar = [

@@ -61,6 +61,14 @@ class TensorSource(InMemorySource):
     by 1/255 as torchvision's ToTensor does unless `divide_by` says otherwise;
     `normalize` = [mean, std] then applies (x - mean) / std. `num_classes` defaults to
     the largest label + 1.
+
+    Args:
+        train: the training examples, (x, y).
+        test: the test examples, (x, y) with x of train's example shape; null: no test split.
+        num_classes: the number of classes, > every label; null: the largest label + 1.
+        divide_by: what every input is divided by first; null: 255 for uint8 inputs, else 1.
+        normalize: [mean, std] to apply (x − mean) / std after `divide_by`; none or null:
+            no normalisation.
     """
 
     check_args: ClassVar = [

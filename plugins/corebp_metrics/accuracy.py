@@ -14,6 +14,10 @@ class TopKAccuracy(Metric):
     """100 · #{n : y_n is among the k largest outputs of sample n} / N, over all batches.
 
     Hits are counted on the device; `compute()` reads the count once.
+
+    Args:
+        k: how many of the largest outputs count as a hit, 1 ≤ k ≤ num_classes; 1 is
+            plain accuracy.
     """
 
     check_args: ClassVar = [{}, {"k": 2}]

@@ -6,13 +6,25 @@ Registers the layer `sigmoid_as_written` (see `sigmoid_as_written.py`), used by 
 
 from __future__ import annotations
 
-from corebp.contracts.layer import Layer
+from typing import TYPE_CHECKING
+
 from corebp.hookspecs import hookimpl
-from corebp_notebook.sigmoid_as_written import SigmoidAsWritten
+from corebp.util.lazy import lazy_attributes
+
+if TYPE_CHECKING:
+    from corebp.contracts.layer import Layer
+    from corebp_notebook.sigmoid_as_written import SigmoidAsWritten
+
+# The layer imports torch: only on first use, so that `corebp --help` stays fast.
+__getattr__, __dir__ = lazy_attributes(
+    __name__, {"corebp_notebook.sigmoid_as_written": ["SigmoidAsWritten"]}
+)
 
 
 @hookimpl
 def corebp_register_layers() -> dict[str, type[Layer]]:
+    from corebp_notebook.sigmoid_as_written import SigmoidAsWritten
+
     return {"sigmoid_as_written": SigmoidAsWritten}
 
 

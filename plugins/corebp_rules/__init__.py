@@ -8,23 +8,57 @@ See docs/learning-rules.md for the math.
 
 from __future__ import annotations
 
-from corebp.contracts.learning_rule import LearningRule
+from typing import TYPE_CHECKING
+
 from corebp.hookspecs import hookimpl
-from corebp_rules.dfa import DirectFeedbackAlignment
-from corebp_rules.drtp import DirectRandomTargetProjection
-from corebp_rules.fa import FeedbackAlignment
-from corebp_rules.feedback import FeedbackRule, StandIn
-from corebp_rules.kolen_pollack import KolenPollack
-from corebp_rules.sign_symmetry import (
-    BatchwiseRandomSignFeedback,
-    FixedRandomSignFeedback,
-    UniformSignFeedback,
+from corebp.util.lazy import lazy_attributes
+
+if TYPE_CHECKING:
+    from corebp.contracts.learning_rule import LearningRule
+    from corebp_rules.dfa import DirectFeedbackAlignment
+    from corebp_rules.drtp import DirectRandomTargetProjection
+    from corebp_rules.fa import FeedbackAlignment
+    from corebp_rules.feedback import FeedbackRule, StandIn
+    from corebp_rules.kolen_pollack import KolenPollack
+    from corebp_rules.sign_symmetry import (
+        BatchwiseRandomSignFeedback,
+        FixedRandomSignFeedback,
+        UniformSignFeedback,
+    )
+    from corebp_rules.weight_mirrors import WeightMirrors
+
+# The rules import torch: only on first use, so that `corebp --help` stays fast.
+__getattr__, __dir__ = lazy_attributes(
+    __name__,
+    {
+        "corebp_rules.dfa": ["DirectFeedbackAlignment"],
+        "corebp_rules.drtp": ["DirectRandomTargetProjection"],
+        "corebp_rules.fa": ["FeedbackAlignment"],
+        "corebp_rules.feedback": ["FeedbackRule", "StandIn"],
+        "corebp_rules.kolen_pollack": ["KolenPollack"],
+        "corebp_rules.sign_symmetry": [
+            "BatchwiseRandomSignFeedback",
+            "FixedRandomSignFeedback",
+            "UniformSignFeedback",
+        ],
+        "corebp_rules.weight_mirrors": ["WeightMirrors"],
+    },
 )
-from corebp_rules.weight_mirrors import WeightMirrors
 
 
 @hookimpl
 def corebp_register_learning_rules() -> dict[str, type[LearningRule]]:
+    from corebp_rules.dfa import DirectFeedbackAlignment
+    from corebp_rules.drtp import DirectRandomTargetProjection
+    from corebp_rules.fa import FeedbackAlignment
+    from corebp_rules.kolen_pollack import KolenPollack
+    from corebp_rules.sign_symmetry import (
+        BatchwiseRandomSignFeedback,
+        FixedRandomSignFeedback,
+        UniformSignFeedback,
+    )
+    from corebp_rules.weight_mirrors import WeightMirrors
+
     return {
         "fa": FeedbackAlignment,
         "dfa": DirectFeedbackAlignment,

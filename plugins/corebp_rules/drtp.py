@@ -17,11 +17,13 @@ authors' `kaiming_uniform_` on a tensor of B_k's shape; `scale` sets s.
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 import torch
 from torch import Tensor
 
+from corebp.contracts.choices import OneOf
+from corebp.contracts.loss import REDUCTIONS
 from corebp.errors import ConfigError, ShapeError, StateError
 from corebp_rules.feedback import FeedbackRule, StandIn
 
@@ -41,11 +43,11 @@ class DirectRandomTargetProjection(FeedbackRule):
     def __init__(
         self,
         scale: float | None = None,
-        reduction: str = "sum",
+        reduction: Annotated[str, OneOf(REDUCTIONS)] = "sum",
         generator: torch.Generator | None = None,
     ):
         super().__init__(scale, generator)
-        if reduction not in ("sum", "mean"):
+        if reduction not in REDUCTIONS:
             raise ConfigError(
                 f"drtp: reduction={reduction!r} is not one of sum, mean; sum sends y* B for "
                 "each example (the authors' code), mean y* B / N (as a mean loss's error)."

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 import torch
 from torch import Tensor
 
+from corebp.contracts.choices import OneOf
 from corebp.contracts.counterpart import same
 from corebp.contracts.layer import Layer, Wrapper
 from corebp.contracts.learning_rule import LearningRule
@@ -94,6 +95,13 @@ class FeedbackRule(LearningRule):
                 B would be 0 or NaN);
       biotorch  U(−√3 s, √3 s), s = `scale`, or else xavier's √(2 / (fan_in + fan_out)) of
                 B's shape: biotorch's `xavier_uniform_` B and its sign-symmetry scale.
+
+    Args:
+        scale: s > 0, the standard deviation of what is drawn (B, or M for sign symmetry);
+            null: per layer, as `convention` says.
+        convention: the law of what is drawn and the default s: corebp, N(0, s²) with s the
+            std of the layer's initial W; biotorch, U(−√3 s, √3 s) with s xavier's
+            √(2 / (fan_in + fan_out)).
     """
 
     exact_gradient: ClassVar[bool] = False
@@ -103,7 +111,7 @@ class FeedbackRule(LearningRule):
         self,
         scale: float | None = None,
         generator: torch.Generator | None = None,
-        convention: str = "corebp",
+        convention: Annotated[str, OneOf(CONVENTIONS)] = "corebp",
     ):
         super().__init__(generator)
         if scale is not None and not scale > 0:

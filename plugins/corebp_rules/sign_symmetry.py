@@ -9,12 +9,13 @@ sign(W) is read at every step, so B follows W's signs as it trains.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Annotated, Any
 
 import torch
 from torch import Tensor
 
-from corebp_rules.feedback import FeedbackRule, StandIn
+from corebp.contracts.choices import OneOf
+from corebp_rules.feedback import CONVENTIONS, FeedbackRule, StandIn
 
 
 def signs(stand_in: StandIn) -> Tensor:
@@ -23,7 +24,14 @@ def signs(stand_in: StandIn) -> Tensor:
 
 
 class UniformSignFeedback(FeedbackRule):
-    """usf: B = s · sign(W)."""
+    """usf: B = s · sign(W).
+
+    Args:
+        scale: s > 0, the magnitude of every entry of B; null: per layer, as `convention`
+            says.
+        convention: the default s: corebp, the std of the layer's initial W; biotorch,
+            xavier's √(2 / (fan_in + fan_out)).
+    """
 
     def weights(self, stand_in: StandIn) -> Tensor:
         """sign(W), unscaled: `input_error` scales the product instead (a smaller tensor)."""
@@ -43,7 +51,7 @@ class FixedRandomSignFeedback(FeedbackRule):
         self,
         scale: float | None = None,
         generator: torch.Generator | None = None,
-        convention: str = "corebp",
+        convention: Annotated[str, OneOf(CONVENTIONS)] = "corebp",
     ):
         super().__init__(scale, generator, convention)
         #: |M| per layer in W's layout, taken once from the drawn M (derived, not checkpointed).

@@ -25,14 +25,15 @@ decay; the differences are stated in docs/learning-rules.md.
 from __future__ import annotations
 
 import math
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
 import torch
 from torch import Tensor
 
+from corebp.contracts.choices import OneOf
 from corebp.errors import ConfigError
 from corebp.layers.sequential import Sequential
-from corebp_rules.feedback import FeedbackRule, StandIn
+from corebp_rules.feedback import CONVENTIONS, FeedbackRule, StandIn
 
 
 def _positive_int(name: str, value: object, minimum: int = 1) -> int:
@@ -74,7 +75,7 @@ class WeightMirrors(FeedbackRule):
         batch_size: int = 64,
         initial: int = 500,
         generator: torch.Generator | None = None,
-        convention: str = "corebp",
+        convention: Annotated[str, OneOf(CONVENTIONS)] = "corebp",
     ) -> None:
         super().__init__(scale, generator, convention)
         for name, value in (("rate", rate), ("noise", noise)):

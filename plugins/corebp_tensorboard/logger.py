@@ -27,10 +27,17 @@ def scalars(metrics: dict[str, Any], prefix: str = "") -> dict[str, float]:
 class TensorBoardLogger(Logger):
     """Per-epoch metrics, the training loss every `every` steps, weight and gradient histograms.
 
-    Tags: each key of the metrics.jsonl row (`test_accuracy`, `lr`, alignment metrics a plugin
-    adds, nested dicts as `key/inner`) at the epoch number, stored in float64 so they read
-    back exactly; `step/train_loss` (mean per example) and, with `histograms`, `weights/<name>`
+    Scalars (classic float32 `simple_value` summaries, which TensorBoard's scalars dashboard and
+    `EventAccumulator.Scalars` read): each number of the metrics.jsonl row (`test_accuracy`,
+    `lr`, alignment metrics a plugin adds, nested dicts as `key/inner`) at the epoch number, and
+    `step/train_loss` (mean per example) at the step number. TensorBoard stores scalars in
+    float32; metrics.jsonl holds the exact float64 values. With `histograms`: `weights/<name>`
     and `gradients/<name>` (this batch's, before the update) at the step number.
+
+    Args:
+        every: the updates between two `step/train_loss` points (and histograms), ≥ 0;
+            0: no per-step logs, only the epoch metrics.
+        histograms: whether to write the weight and gradient histograms at those steps.
     """
 
     def __init__(self, every: int = 100, histograms: bool = True) -> None:
@@ -50,7 +57,7 @@ class TensorBoardLogger(Logger):
 
     def step(self, run: TrainingRun, loss: Tensor) -> None:
         step = run.step
-        self.writer.add_scalar("step/train_loss", loss, step, new_style=True)
+        self.writer.add_scalar("step/train_loss", loss, step)
         if self.histograms:
             for name, p, g in run.model.named_params():
                 self.writer.add_histogram(f"weights/{name}", p, step)
@@ -59,7 +66,7 @@ class TensorBoardLogger(Logger):
     def epoch(self, run: TrainingRun, metrics: dict[str, Any]) -> None:
         epoch = metrics["epoch"]
         for tag, value in scalars({k: v for k, v in metrics.items() if k != "epoch"}).items():
-            self.writer.add_scalar(tag, value, epoch, new_style=True, double_precision=True)
+            self.writer.add_scalar(tag, value, epoch)
         self.writer.flush()
 
     def close(self) -> None:

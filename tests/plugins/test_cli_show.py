@@ -8,10 +8,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from corebp_rules.feedback import CONVENTIONS
 from typer.testing import CliRunner
 
 from corebp.cli.main import build
+from corebp.contracts.loss import REDUCTIONS
 from corebp.errors import ConfigError
+from corebp.layers.init import INITIALISERS
+from corebp.plugins import load_registry
 
 MakePlugin = Callable[[str, str], Path]  # the `make_plugin` fixture of conftest.py
 runner = CliRunner()
@@ -25,6 +29,30 @@ SGD_DEFAULTS = {
 
 
 pytestmark = pytest.mark.usefixtures("fresh_registry")
+
+
+def _first_party() -> list:
+    """(kind, name) of every component the corebp distribution registers (core and plugins/)."""
+    reg = load_registry()
+    ours = {p.name for p in reg.plugins if p.source.split(" (", 1)[0] == "corebp"}
+    return [
+        pytest.param(kind, name, id=f"{kind}:{name}")
+        for kind, components in reg.components.items()
+        for name, component in sorted(components.items())
+        if component.plugin in ours
+    ]
+
+
+#: Arguments that take one of a fixed set, and the set the code checks them against.
+CHOICES = (
+    [("layers", name, "init", tuple(INITIALISERS)) for name in ("linear", "conv2d")]
+    + [("losses", name, "reduction", REDUCTIONS) for name in ("bce", "cross_entropy", "mse")]
+    + [("learning_rules", "drtp", "reduction", REDUCTIONS)]
+    + [
+        ("learning_rules", name, "convention", CONVENTIONS)
+        for name in ("fa", "dfa", "usf", "frsf", "brsf", "kp", "wm")
+    ]
+)
 
 
 def _show(*args: str) -> str:
@@ -54,6 +82,89 @@ def test_show_sgd_json_has_the_same_facts() -> None:
     assert {a["name"]: a["default"] for a in shown["arguments"]} == SGD_DEFAULTS
     assert all(a["meaning"] and not a["required"] for a in shown["arguments"])
     assert shown["supplied"] == {"params": "the model", "grads": "the model"}
+
+
+@pytest.mark.parametrize(("kind", "name"), _first_party())
+def test_every_argument_of_every_first_party_component_has_a_meaning(kind: str, name: str) -> None:
+    shown = json.loads(_show(name, "--kind", kind, "--json"))
+    undocumented = [a["name"] for a in shown["arguments"] if not a["meaning"].strip()]
+    assert not undocumented, f"{kind} {name!r}: describe {undocumented} in its Args: section"
+
+
+@pytest.mark.parametrize(
+    ("kind", "name", "argument", "values"), [pytest.param(*c, id=f"{c[1]}.{c[2]}") for c in CHOICES]
+)
+def test_an_argument_of_a_fixed_set_shows_the_values_the_code_accepts(
+    kind: str, name: str, argument: str, values: tuple[str, ...]
+) -> None:
+    shown = json.loads(_show(name, "--kind", kind, "--json"))
+    found = next(a for a in shown["arguments"] if a["name"] == argument)
+    assert (found["type"], found["allowed"]) == ("str", list(values))
+    row = next(
+        line for line in _show(name, "--kind", kind).splitlines() if f"  {argument} " in line
+    )
+    assert row.endswith(f"One of: {', '.join(values)}."), row
+
+
+def test_linear_init_shows_its_meaning_and_every_initialiser() -> None:
+    row = next(line for line in _show("linear").splitlines() if line.startswith("  init "))
+    assert row.split()[:3] == ["init", "str", "'uniform'"]
+    assert "how W is drawn" in row
+    assert "One of: normal, uniform, xavier, glorot, kaiming, he, lecun, zeros." in row
+    synthetic = json.loads(_show("synthetic", "--json"))["arguments"]
+    assert next(a for a in synthetic if a["name"] == "kind")["allowed"] == ["spirals", "blobs"]
+    assert all(a["allowed"] is None for a in synthetic if a["name"] != "kind")
+
+
+def test_a_plugins_literal_and_one_of_arguments_show_their_values(
+    make_plugin: MakePlugin,
+) -> None:
+    make_plugin(
+        "choosy",
+        """
+        from typing import Annotated, Literal
+
+        import corebp
+        from corebp.contracts.choices import OneOf
+
+        MODES = {"fast": 1, "exact": 2}
+
+        class Choosy(corebp.Layer):
+            \"\"\"A layer that chooses.
+
+            Args:
+                mode: how it runs.
+                side: which side, if any.
+            \"\"\"
+
+            def __init__(
+                self,
+                mode: Annotated[str, OneOf(MODES)] = "fast",
+                side: Literal["left", "right"] | None = None,
+                width: int = 1,
+            ) -> None:
+                super().__init__()
+
+        @corebp.hookimpl
+        def corebp_register_layers():
+            return {"choosy": Choosy}
+        """,
+    )
+    shown = {a["name"]: a for a in json.loads(_show("choosy", "--json"))["arguments"]}
+    assert (shown["mode"]["type"], shown["mode"]["allowed"]) == ("str", ["fast", "exact"])
+    assert (shown["side"]["type"], shown["side"]["allowed"]) == (
+        "str | None",
+        ["left", "right", None],
+    )
+    assert (shown["width"]["type"], shown["width"]["allowed"], shown["width"]["meaning"]) == (
+        "int",
+        None,
+        "",
+    )
+    rows = {line.split()[0]: line for line in _show("choosy").splitlines() if line.startswith("  ")}
+    assert rows["mode"].endswith("how it runs. One of: fast, exact.")
+    assert rows["side"].endswith("which side, if any. One of: left, right, null.")
+    assert rows["width"].endswith(" -")
 
 
 def test_show_a_plugins_component_names_its_distribution_and_version() -> None:

@@ -1,4 +1,4 @@
-"""Loggers: a component kind chosen by output.loggers; TensorBoard's files read back exactly."""
+"""Loggers: a component kind chosen by output.loggers; what TensorBoard's files hold."""
 
 from __future__ import annotations
 
@@ -77,34 +77,23 @@ def test_a_logger_gets_open_steps_with_gradients_epochs_and_close(make_plugin, r
     assert epochs == [("epoch", r["epoch"], r["test_accuracy"], True) for r in _rows(run)]
 
 
-def test_tensorboard_event_files_hold_metrics_jsonl_exactly(make_plugin, recipe, tmp_path):
+def test_tensorboard_logs_the_step_loss_every_n_steps_and_histograms_of_every_param(
+    recipe, tmp_path
+):
+    """The epoch metrics as TensorBoard shows them: tests/plugins/test_tensorboard_ui.py."""
     pytest.importorskip("tensorboard", reason="tensorboard (corebp[tensorboard]) not installed")
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-    from tensorboard.util.tensor_util import make_ndarray
 
-    make_plugin("recorder", RECORDER)  # adds alignment metrics to every epoch's row
-    reg = load_registry()
     overrides = ["output.loggers=[{type: tensorboard, every: 10}]"]
-    run, summary = run_recipe(load_recipe(str(recipe), overrides, reg=reg), tmp_path / "r", reg=reg)
-    events = EventAccumulator(str(run / "tensorboard"), size_guidance={"tensors": 0})
-    events.Reload()
-
-    def series(tag: str) -> list[tuple[int, float]]:
-        return [(e.step, make_ndarray(e.tensor_proto).item()) for e in events.Tensors(tag)]
-
-    rows = _rows(run)
-    for key in ("test_accuracy", "train_loss", "lr"):
-        assert series(key) == [(r["epoch"], r[key]) for r in rows], key
-    assert series("alignment/2.W") == [(r["epoch"], 0.5) for r in rows]
-    assert [s for s, _ in series("step/train_loss")] == list(range(0, summary["steps"], 10))
+    run, summary = run_recipe(load_recipe(str(recipe), overrides), tmp_path / "r")
+    events = EventAccumulator(str(run / "tensorboard")).Reload()
+    losses = events.Scalars("step/train_loss")
+    assert [e.step for e in losses] == list(range(0, summary["steps"], 10))
+    assert all(0 < e.value < 2 for e in losses)  # a mean per example, as the Recorder sees it
     histograms = set(events.Tags()["histograms"])
     assert histograms == {
-        f"{kind}/{p}" for kind in ("weights", "gradients") for p in summary_params()
+        f"{kind}/{p}" for kind in ("weights", "gradients") for p in ["0.W", "0.b", "2.W", "2.b"]
     }
-
-
-def summary_params() -> list[str]:
-    return ["0.W", "0.b", "2.W", "2.b"]
 
 
 def test_corebp_run_with_loggers_override_writes_event_files(recipe, tmp_path, monkeypatch):

@@ -5,14 +5,34 @@ Each test trains the recipe through `run_recipe`, as `corebp run` does.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
+import torch
 
 from corebp.recipe import load_recipe
 from corebp.training.run import run_recipe
+from corebp.util import source
 
 pytestmark = pytest.mark.mnist
+SEED0 = Path(__file__).parents[2] / "benchmarks" / "notebook-seed0.json"
+
+
+def seed0_accuracy(dtype: str) -> float | None:
+    """The notebook recipe's seed-0 accuracy that benchmarks/notebook-seed0.json (quoted in
+    its header) measured with this torch, CPU kernels and thread count; None where it measured
+    none: a chaotic run's digits are those of its arithmetic."""
+    measured = json.loads(SEED0.read_text(encoding="utf-8"))
+    if (measured["environment"]["torch"], measured["environment"]["cpu_capability"]) != (
+        torch.__version__,
+        source.arithmetic()["cpu_capability"],
+    ):
+        return None
+    for run in measured["runs"]:
+        if (run["dtype"], run["torch_threads"]) == (dtype, torch.get_num_threads()):
+            return run["test_accuracy"]
+    return None
 
 
 def _run(tmp_path: Path, name: str, *overrides: str) -> dict:
@@ -53,6 +73,9 @@ def test_notebook_recipe_five_epochs_with_its_torch_twin(tmp_path: Path):
     if summary["device"] == "cpu":  # the recipe header's measured bit-identity
         assert check["max_rel_error"] == 0.0 and twin["max_parameter_difference"] == 0.0
         assert twin["test_accuracy"] == summary["test_accuracy"]
+        measured = seed0_accuracy("float32")
+        if measured is not None:  # the header's number, on the arithmetic it was measured with
+            assert summary["test_accuracy"] == measured
 
 
 @pytest.mark.slow

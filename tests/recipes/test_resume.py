@@ -158,6 +158,18 @@ def test_sigint_stops_after_the_step_names_the_resume_command_and_resumes_exactl
     assert_same_run(out, tmp_path / "whole")
 
 
+def test_resume_says_from_which_step_and_epoch_it_continues(recipe, tmp_path, corebp_cli):
+    out = tmp_path / "killed"
+    assert stopped_run("KILL", 17, recipe, out).returncode == -9  # last checkpoint: update 15
+    code, _, err = corebp_cli("resume", str(out), "output.progress=log")
+    assert code == 0, err
+    assert err.splitlines()[0] == (
+        f"resuming {out} from step 15 of 39 (epoch 2 of 3, 2 of its 13 steps done)"
+    )
+    code, _, err = corebp_cli("resume", str(out), "train.epochs=4")
+    assert err.splitlines()[0] == f"resuming {out} from step 39 of 52 (the start of epoch 4 of 4)"
+
+
 def test_a_second_sigint_stops_at_once_keeping_the_last_checkpoint(recipe, tmp_path):
     out = tmp_path / "stopped"
     stopped = stopped_run("INT,INT", 17, recipe, out)  # the second arrives within step 18

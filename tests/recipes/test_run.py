@@ -150,3 +150,32 @@ def test_the_run_draws_and_shows_the_numeric_metrics_the_recipe_lists(
     trainer = Trainer(loaded, progress="log")
     trainer.train_epoch(0)
     assert set(live(trainer.train_metrics)) == {"top_k_accuracy"}
+
+
+def test_run_prints_its_directory_before_the_first_epoch(
+    synthetic_recipe: Path, tmp_path: Path, corebp_cli
+):
+    out = tmp_path / "run"
+    code, stdout, err = corebp_cli("run", str(synthetic_recipe), "-o", str(out))
+    assert code == 0, err
+    first, second = err.splitlines()[:2]
+    assert first == f"run directory: {out}" and second.startswith("epoch 1/2")
+    assert stdout.splitlines()[-1] == f"run directory: {out}"
+
+
+def test_run_prints_the_recipes_note_after_its_directory(
+    synthetic_recipe: Path, tmp_path: Path, corebp_cli
+):
+    out = tmp_path / "run"
+    note = "note=Expect about 50 % on this toy problem."
+    code, _, err = corebp_cli("run", str(synthetic_recipe), note, "-o", str(out))
+    assert code == 0, err
+    lines = err.splitlines()
+    assert lines[:2] == [f"run directory: {out}", "note: Expect about 50 % on this toy problem."]
+    assert lines[2].startswith("epoch 1/2")
+
+
+def test_the_notebook_recipe_tells_its_user_that_75_percent_is_expected():
+    note = load_recipe("mnist-784-100-10").recipe.note
+    assert note is not None and "75 %" in note and "expected result" in note
+    assert load_recipe("mnist-784-100-10-tuned").recipe.note is None

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from corebp.errors import ConfigError
 from corebp.training.sweep import Cell, grid_cells, markdown, parse_grid, parse_seeds, pick
@@ -109,11 +110,15 @@ def test_a_sweep_runs_every_cell_and_seed_and_tabulates_each_cells_runs(syntheti
         )
         assert line in table
     assert results["cells"][0]["summary"] != results["cells"][1]["summary"]
+    picture = (out / "sweep.png").read_bytes()
+    with Image.open(out / "sweep.png") as png:
+        assert png.format == "PNG" and min(png.size) >= 200
 
     again = sweep(synthetic_recipe, "optimizer.lr=0.1,2.0", "--seeds", "0-2", "-o", out)
     assert again.returncode == 0, again.stderr
     assert "4 runs already finished, 2 to go" in again.stdout
     assert json.loads((out / "sweep.json").read_text())["cells"][0]["summary"]["n"] == 3
+    assert (out / "sweep.png").read_bytes() != picture  # redrawn with the third seed
 
 
 def test_with_select_each_run_reports_the_test_metric_at_its_best_validation_epoch(

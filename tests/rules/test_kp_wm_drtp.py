@@ -15,7 +15,7 @@ from corebp_rules.feedback import StandIn
 
 from corebp.checks.alignment import angle
 from corebp.errors import ConfigError, StateError
-from corebp.layers import Linear, Tanh
+from corebp.layers import Conv2d, Flatten, Linear, Tanh
 from corebp.layers.sequential import Sequential
 from corebp.losses import CrossEntropyLoss
 from corebp.recipe import load_recipe
@@ -329,6 +329,45 @@ def test_the_biotorch_convention_draws_xavier_uniform_and_scales_signs_by_xavier
     assert abs(B.std().item() / std - 1) < 0.05  # 20,000 draws (2,000 for dfa): std ± 5 %
     if name in ("brsf", "frsf"):
         assert torch.equal(B.sign(), s.layout(s.W).sign())
+
+
+def test_dfa_under_biotorchs_convention_sends_a_conv_layer_biotorchs_kernel_feedback():
+    """biotorch's DFA Conv2d (layers/dfa/conv.py): δx = conv2d_input(x.shape, weight_dfa, e
+    repeated over the layer's output positions), weight_dfa (outputs, C_in, kh, kw) xavier."""
+    from corebp_rules import DirectFeedbackAlignment
+
+    torch.manual_seed(0)
+    model = Sequential(
+        Conv2d(2, 4, 3),
+        Tanh(),
+        Conv2d(4, 6, 3, stride=2, padding=1),
+        Tanh(),
+        Flatten(),
+        Linear(6 * 3 * 3, 5),
+    ).to(dtype=torch.float64)
+    rule = DirectFeedbackAlignment(
+        convention="biotorch", generator=torch.Generator().manual_seed(1)
+    )
+    rule.attach(model)
+    x = torch.randn(3, 2, 7, 7, dtype=torch.float64)
+    out = model.forward(x)
+    e = torch.randn_like(out)
+    model.backward(e, False)
+
+    B = rule.feedback["2"]
+    assert B.shape == (5, 4, 3, 3)  # (outputs, C_in, kh, kw), as biotorch's weight_dfa
+    bound = math.sqrt(6 / ((5 + 4) * 9))  # xavier_uniform_ of that shape
+    assert 0.9 * bound < B.abs().max() <= bound * (1 + 1e-12)
+    conv0 = model.layers[0].layer
+    a0 = torch.tanh(torch.nn.functional.conv2d(x, conv0.params["W"], conv0.params["b"]))
+    repeated = e[:, :, None, None].repeat(1, 1, 3, 3)  # conv2's output is 3×3
+    sent = torch.nn.grad.conv2d_input(a0.shape, B, repeated, stride=2, padding=1)
+    W0 = conv0.params["W"].detach().requires_grad_()
+    y0 = torch.tanh(torch.nn.functional.conv2d(x, W0, conv0.params["b"]))
+    (expected,) = torch.autograd.grad(y0, W0, sent)
+    assert torch.allclose(conv0.grads["W"], expected, rtol=1e-12, atol=0)
+    # A Linear layer's B is (outputs, inputs) either way: biotorch's e B_k.
+    assert rule.feedback["5"].shape == (5, 54)
 
 
 @pytest.mark.parametrize("name", ["fa", "usf", "brsf", "frsf", "kp", "wm"])

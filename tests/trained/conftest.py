@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from corebp.cli import main
 from corebp.recipe import load_recipe
 from corebp.training.run import run_recipe
 from tests.recipes.conftest import write_synthetic_recipe
@@ -36,25 +33,6 @@ def mnist_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The tuned recipe for one epoch on 1 % of the training images (the rest held out as val)."""
     loaded = load_recipe("mnist-784-100-10-tuned", ONE_PERCENT)
     return run_recipe(loaded, tmp_path_factory.mktemp("mnist") / "run")[0]
-
-
-@pytest.fixture
-def corebp_cli(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> Callable[..., tuple[int, str, str]]:
-    """`corebp_cli(*args)` runs the `corebp` entry point in-process: (exit code, stdout, stderr)."""
-
-    def run(*args: str) -> tuple[int, str, str]:
-        monkeypatch.setattr(sys, "argv", ["corebp", *args])
-        try:
-            main.main()
-            code = 0
-        except SystemExit as e:
-            code = e.code if isinstance(e.code, int) else 1
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
 
 
 @pytest.fixture(scope="session")

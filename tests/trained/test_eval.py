@@ -52,6 +52,29 @@ def test_eval_of_the_tuned_mnist_recipe_matches_its_summary(mnist_run: Path, cor
     assert json.loads(out)["metrics"]["val_accuracy"] == summary["val_accuracy"]
 
 
+def test_eval_of_val_on_a_run_that_held_none_out_says_why_and_how_to_fix(
+    synthetic_run: Path, corebp_cli
+):
+    code, out, err = corebp_cli("eval", str(synthetic_run), "--split", "val")
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert err.startswith(f"corebp: error: {synthetic_run}: has no 'val' split: ")
+    assert "trained with data.validation_split 0.0" in err
+    assert "expected split test or train" in err and "data.validation_split=0.1" in err
+
+
+@pytest.mark.parametrize("override", ["data.validation_split=0.1", "train.seed=1"])
+@pytest.mark.parametrize("split", ["val", "test"])
+def test_eval_refuses_an_override_that_changes_what_the_run_held_out(
+    synthetic_run: Path, corebp_cli, override: str, split: str
+):
+    # A "val" made up after training would hold examples the model was trained on.
+    key = override.partition("=")[0]
+    code, out, err = corebp_cli("eval", str(synthetic_run), override, "--split", split)
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert err.startswith(f"corebp: error: {override}: the run was trained with {key} ")
+    assert f"Fix: drop the override {key}=" in err
+
+
 def test_eval_with_another_model_in_the_recipe_is_refused(synthetic_run: Path, corebp_cli):
     overrides = ("model.0.out_features=8", "model.2.in_features=8")  # widths still chain
     code, _, err = corebp_cli("eval", str(synthetic_run), *overrides)

@@ -13,6 +13,10 @@ class Cosine(Schedule):
 
     `torch.optim.lr_scheduler.CosineAnnealingLR(T_max=T, eta_min=η_min)` stepped once per
     update gives the same rates for t ≤ T; past T this schedule stays at η_min.
+
+    Args:
+        min_lr: η_min, the learning rate reached at the last step (same units as
+            optimizer.lr); 0: anneal to zero.
     """
 
     def __init__(

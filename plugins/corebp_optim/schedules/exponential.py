@@ -9,6 +9,9 @@ class Exponential(Schedule):
     """η(t) = η₀ · γ^e, with epoch e = ⌊t / steps_per_epoch⌋.
 
     The same rates as `torch.optim.lr_scheduler.ExponentialLR(gamma=γ)` stepped once per epoch.
+
+    Args:
+        gamma: γ, the factor applied after each epoch; below 1 decays, 1 keeps η₀.
     """
 
     def __init__(

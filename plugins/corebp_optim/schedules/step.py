@@ -11,6 +11,10 @@ class Step(Schedule):
 
     The same rates as `torch.optim.lr_scheduler.StepLR(step_size=s, gamma=γ)` stepped once per
     epoch.
+
+    Args:
+        step_size: s, the epochs between decays, ≥ 1.
+        gamma: γ, the factor applied every step_size epochs.
     """
 
     def __init__(

@@ -18,6 +18,14 @@ class WarmupLinear(Schedule):
 
     W is `warmup_steps`, or `warmup_epochs · steps_per_epoch` rounded (at least 1); give one
     of the two (default: one epoch). The first update already uses η₀ / W, never 0.
+
+    Args:
+        warmup_steps: W, the warm-up length in updates, ≥ 1; null: from warmup_epochs.
+        warmup_epochs: the warm-up length in epochs (fractions allowed); null with
+            warmup_steps null: 1 epoch.
+        then: what follows the warm-up: constant holds η₀; cosine anneals to min_lr by the
+            last step.
+        min_lr: the learning rate the cosine continuation ends at; unused by constant.
     """
 
     def __init__(
