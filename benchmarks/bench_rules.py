@@ -6,18 +6,22 @@ diagnostics cost.
     python benchmarks/bench_rules.py --markdown benchmarks/rules.json
 
 Networks, each trained by its recipe's own loop (`Trainer.train_epoch`, float32, CPU, batch
-64, autograd check and schedule off) on the first 12,800 training images (200 steps, so that
-the diagnostics every 100 steps fall twice in every timed epoch), scaled to an epoch of 60,000:
+64, autograd check, alignment diagnostics and schedule off unless a contestant turns them on)
+on the first 12,800 training images (200 steps, so that the diagnostics every 100 steps fall
+twice in every timed epoch), scaled to an epoch of 60,000:
   lenet5  the mnist-lenet5 recipe (lr 0.02, as the rule recipes), dfa with scale 0.003 as in
           mnist-lenet5-dfa;
-  mlp     mnist-mlp-fa's tanh MLP 784-800-800-10.
-Contestants: the network under backprop, fa, dfa, usf, brsf and frsf, and fa with
-`checks.alignment: {every: 100}`; beside them, brsf's draws alone (an N(0, 1) tensor of each
-W's shape per step, the random numbers brsf needs): 1 + their ratio to backprop's epoch is
-the least brsf's ratio can be ("brsf's floor"). Every repeat times one epoch of each, back
-to back; a ratio is the median over the repeats of the two epochs of the same repeat (the
-rule's over backprop's; fa with diagnostics over fa without). Targets: every rule ≤ 1.1×
-backprop, the diagnostics every 100 steps ≤ 1.05× (5 %).
+  mlp     mnist-mlp-fa's tanh MLP 784-800-800-10, and brsf under `convention: biotorch`
+          (uniform draws) beside corebp's;
+  mlp2    the mnist-mlp2-<rule> recipes' tanh MLP 784-256-256-10 under bp, kp, wm (its
+          recipe's mirror schedule: `every: 4`, one noise batch each time) and drtp.
+Contestants: the network under each rule, and fa with `checks.alignment: {every: 100}`;
+beside them, brsf's draws alone (an N(0, 1) tensor of each W's shape per step, the random
+numbers brsf needs): 1 + their ratio to backprop's epoch is the least brsf's ratio can be
+("brsf's floor"). Every repeat times one epoch of each, back to back; a ratio is the median
+over the repeats of the two epochs of the same repeat (the rule's over backprop's; fa with
+diagnostics over fa without). Targets: 1.1× backprop for every rule but wm and brsf under
+biotorch's convention (1.3×) and the diagnostics every 100 steps (1.05× fa).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from typing import NamedTuple
 
 import report
 import torch
@@ -35,26 +40,61 @@ from corebp.recipe import load_recipe
 from corebp.training.trainer import Trainer
 
 EPOCH, EXAMPLES, REPEATS = 60_000, 12_800, 5
-RULES = ["backprop", "fa", "dfa", "usf", "brsf", "frsf"]
 DIAGNOSED = "fa + alignment every 100"
 #: Not a training loop: brsf's random draws alone, what brsf's epoch cannot go below.
 DRAWS = "brsf's draws alone"
-NETWORKS = {
-    "lenet5": ("mnist-lenet5", ["optimizer.lr=0.02"], {"dfa": ["learning_rule.scale=0.003"]}),
-    "mlp": ("mnist-mlp-fa", [], {}),
+BRSF_BIOTORCH = "brsf (biotorch)"
+OFF = ["train.device=cpu", "schedule=null", "checks.autograd=null", "output.progress=log"]
+NO_DIAGNOSTICS = "checks.alignment=null"
+
+
+class Contestant(NamedTuple):
+    """A training loop to time: its recipe and overrides, and the contestant its epoch is
+    compared with, under `limit` (none for the baseline itself)."""
+
+    recipe: str
+    overrides: list[str]
+    against: str | None = None
+    limit: float | None = None
+
+
+def family(recipe: str, overrides: list[str], dfa: list[str]) -> dict[str, Contestant]:
+    """backprop and the FA family on one recipe, and fa with the diagnostics on."""
+
+    def rule(name: str) -> list[str]:
+        return [*overrides, f"learning_rule.type={name}"]
+
+    out = {"backprop": Contestant(recipe, [*rule("backprop"), NO_DIAGNOSTICS])}
+    for name in ("fa", "dfa", "usf", "brsf", "frsf"):
+        extra = dfa if name == "dfa" else []
+        out[name] = Contestant(recipe, [*rule(name), *extra, NO_DIAGNOSTICS], "backprop", 1.1)
+    out[DIAGNOSED] = Contestant(recipe, [*rule("fa"), "checks.alignment={every: 100}"], "fa", 1.05)
+    return out
+
+
+NETWORKS: dict[str, dict[str, Contestant]] = {
+    "lenet5": family("mnist-lenet5", ["optimizer.lr=0.02"], ["learning_rule.scale=0.003"]),
+    "mlp": family("mnist-mlp-fa", [], [])
+    | {
+        BRSF_BIOTORCH: Contestant(
+            "mnist-mlp-fa",
+            ["learning_rule.type=brsf", "learning_rule.convention=biotorch", NO_DIAGNOSTICS],
+            "backprop",
+            1.3,
+        )
+    },
+    "mlp2": {
+        "backprop": Contestant("mnist-mlp2-bp", [NO_DIAGNOSTICS]),
+        "kp": Contestant("mnist-mlp2-kp", [NO_DIAGNOSTICS], "backprop", 1.1),
+        "wm": Contestant("mnist-mlp2-wm", [NO_DIAGNOSTICS], "backprop", 1.3),
+        "drtp": Contestant("mnist-mlp2-drtp", [NO_DIAGNOSTICS], "backprop", 1.1),
+    },
 }
-RULE_LIMIT, DIAGNOSTICS_LIMIT = 1.1, 1.05
 
 
-def trainer(network: str, contestant: str) -> Trainer:
-    recipe, overrides, per_rule = NETWORKS[network]
-    rule = "fa" if contestant == DIAGNOSED else contestant
-    items = [*overrides, f"learning_rule.type={rule}", *per_rule.get(rule, [])]
-    items += ["train.device=cpu", "schedule=null", "checks.autograd=null", "output.progress=log"]
-    items += [f"data.validation_split={1 - EXAMPLES / EPOCH}"]
-    if contestant == DIAGNOSED:
-        items.append("checks.alignment={every: 100}")
-    return Trainer(load_recipe(recipe, items))
+def trainer(c: Contestant) -> Trainer:
+    items = [*c.overrides, *OFF, f"data.validation_split={1 - EXAMPLES / EPOCH}"]
+    return Trainer(load_recipe(c.recipe, items))
 
 
 def epoch_loop(t: Trainer) -> Callable[[], float]:
@@ -91,23 +131,28 @@ def draws_loop(t: Trainer) -> Callable[[], float]:
 
 def measure(repeats: int) -> dict:
     networks = {}
-    for network in NETWORKS:
+    for network, contestants in NETWORKS.items():
         print(f"{network} ...", file=sys.stderr, flush=True)
-        trainers = {c: trainer(network, c) for c in [*RULES, DIAGNOSED]}
-        loops = {c: epoch_loop(t) for c, t in trainers.items()}
-        loops[DRAWS] = draws_loop(trainers["backprop"])
+        trainers = {name: trainer(c) for name, c in contestants.items()}
+        loops = {name: epoch_loop(t) for name, t in trainers.items()}
+        if "brsf" in contestants:
+            loops[DRAWS] = draws_loop(trainers["backprop"])
         for loop in loops.values():  # warm-up
             loop()
-        runs: dict[str, list[float]] = {c: [] for c in loops}
+        runs: dict[str, list[float]] = {name: [] for name in loops}
         for _ in range(repeats):
-            for c, loop in loops.items():
-                runs[c].append(loop())
+            for name, loop in loops.items():
+                runs[name].append(loop())
         networks[network] = {
-            "seconds_per_epoch": {c: statistics.median(r) for c, r in runs.items()},
+            "seconds_per_epoch": {name: statistics.median(r) for name, r in runs.items()},
             "runs": runs,
         }
     env = report.environment() | {"torch_threads": torch.get_num_threads(), "repeats": repeats}
-    floors = {n: 1 + paired(e["runs"], DRAWS, "backprop") for n, e in networks.items()}
+    floors = {
+        n: 1 + paired(e["runs"], DRAWS, "backprop")
+        for n, e in networks.items()
+        if DRAWS in e["runs"]
+    }
     return {
         "networks": networks,
         "targets": targets(networks),
@@ -123,35 +168,34 @@ def paired(runs: dict[str, list[float]], a: str, b: str) -> float:
 def targets(networks: dict) -> list[dict]:
     out = []
     for network, entry in networks.items():
-        runs = entry["runs"]
-        checks = [(f"{r} / backprop", r, "backprop", RULE_LIMIT) for r in RULES[1:]]
-        checks.append((f"{DIAGNOSED} / fa", DIAGNOSED, "fa", DIAGNOSTICS_LIMIT))
-        for text, a, b, limit in checks:
-            ratio = paired(runs, a, b)
+        for name, c in NETWORKS[network].items():
+            if c.against is None or c.limit is None:
+                continue
+            ratio = paired(entry["runs"], name, c.against)
             out.append(
                 {
-                    "target": f"{network}: {text}",
+                    "target": f"{network}: {name} / {c.against}",
                     "ratio": ratio,
-                    "limit": limit,
-                    "met": ratio <= limit,
+                    "limit": c.limit,
+                    "met": ratio <= c.limit,
                 }
             )
     return out
 
 
 def markdown(result: dict) -> str:
-    """The table docs/learning-rules.md shows, made from the JSON alone."""
-    contestants = [*RULES, DIAGNOSED, DRAWS]
-    lines = [
-        "| network | " + " | ".join(contestants) + " |",
-        "|---|" + "---:|" * len(contestants),
-    ]
+    """The tables docs/learning-rules.md shows, made from the JSON alone: one row of seconds
+    per epoch for each network, then the targets."""
+    lines = []
     for network, entry in result["networks"].items():
         s = entry["seconds_per_epoch"]
-        lines.append(
-            f"| {network} s/epoch | " + " | ".join(f"{s[c]:.2f}" for c in contestants) + " |"
-        )
-    lines += ["", *report.targets_table(result["targets"])]
+        lines += [
+            f"| {network} | " + " | ".join(s) + " |",
+            "|---|" + "---:|" * len(s),
+            "| s/epoch | " + " | ".join(f"{v:.2f}" for v in s.values()) + " |",
+            "",
+        ]
+    lines += report.targets_table(result["targets"])
     floors = ", ".join(f"{n} {f:.3f}" for n, f in result["brsf_floor"].items())
     lines += ["", f"brsf's floor, 1 + its draws alone / backprop: {floors}."]
     env = result["environment"]
