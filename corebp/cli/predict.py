@@ -34,6 +34,9 @@ def command(
 ) -> None:
     """Print the class of each image and its top scores, preprocessed as the run's data was.
 
+    Classes are shown by name where the run's data source names them (Fashion-MNIST:
+    "class 9 (Ankle boot)"), else by index.
+
     The scores are probabilities only where the model makes them (a final softmax layer, or
     a cross-entropy loss: softmax of the logits); otherwise (e.g. sigmoid outputs trained
     with MSE) they are the raw outputs, and say so. The preprocessing (size, scale,
@@ -61,8 +64,9 @@ def command(
     else:
         for r in found.results:
             what = "probabilities" if r.kind == "probabilities" else "outputs (not probabilities)"
-            shown = ", ".join(f"{c}: {v:.4g}" for c, v in r.top(top))
-            typer.echo(f"{r.file}: class {r.label}; {what} {shown}")
+            shown = ", ".join(f"{r.name(c)}: {v:.4g}" for c, v in r.top(top))
+            named = "" if r.classes is None else f" ({r.name(r.label)})"
+            typer.echo(f"{r.file}: class {r.label}{named}; {what} {shown}")
     for problem in found.problems:
         typer.echo(f"corebp: error: {problem}", err=True)
     if found.problems:

@@ -21,18 +21,23 @@ from torch import Tensor
 
 from corebp.errors import DataError
 
+#: (mean, std): one pair for every value, or one mean and one std per channel (dimension 1
+#: of an (N, C, ...) batch), as torchvision's Normalize takes them.
+Normalization = tuple[float, float] | tuple[tuple[float, ...], tuple[float, ...]]
+
 
 def to_features(
     x: Tensor,
     dtype: torch.dtype,
     *,
     divide_by: float | None = None,
-    normalize: tuple[float, float] | None = None,
+    normalize: Normalization | None = None,
 ) -> Tensor:
     """x as `dtype`, computed exactly as torchvision's ToTensor then Normalize.
 
     Scaling: x / divide_by; divide_by defaults to 255 for uint8 input (as ToTensor does)
-    and 1 otherwise. Normalising: (x - mean) / std. The arithmetic runs in float32 (float64
+    and 1 otherwise. Normalising: (x - mean) / std, per channel of an (N, C, ...) `x` when
+    `normalize` holds a mean and std per channel. The arithmetic runs in float32 (float64
     when `dtype` is float64), so float32 results are bit-identical to torchvision's.
     """
     compute = torch.float64 if dtype == torch.float64 else torch.float32
@@ -42,7 +47,13 @@ def to_features(
     if divide_by != 1:
         out = out.div(divide_by)
     if normalize is not None:
-        mean, std = (torch.as_tensor(v, dtype=compute, device=x.device) for v in normalize)
+        per_channel = (-1,) + (1,) * (x.ndim - 2)
+        mean, std = (
+            torch.as_tensor(v, dtype=compute, device=x.device).reshape(per_channel)
+            if isinstance(v, tuple)
+            else torch.as_tensor(v, dtype=compute, device=x.device)
+            for v in normalize
+        )
         out = out.sub_(mean).div_(std)
     return out.to(dtype)
 
@@ -67,9 +78,11 @@ class ImagePreprocessing(BaseModel):
     """How an image file becomes one model input: x = (byte / divide_by − mean) / std.
 
     The file must be `height` × `width` pixels; it is read as grey ("L") when `channels` is
-    1, as RGB when 3. A black border of `pad` pixels is added to the bytes before scaling;
-    with `resize`, the scaled image is then resized to `resize` × `resize` (bilinear,
-    antialiased, as torchvision's Resize on a tensor); the result is reshaped to `input_shape`.
+    1, as RGB when 3; `normalize` is one (mean, std) or a mean and std per channel. A black
+    border of `pad` pixels is added to the bytes before scaling; with `resize`, the scaled
+    image is then resized to `resize` × `resize` (bilinear, antialiased, as torchvision's
+    Resize on a tensor); the result is reshaped to `input_shape`. `classes` names the
+    model's classes by index, where the data source names them.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -78,15 +91,26 @@ class ImagePreprocessing(BaseModel):
     width: int = Field(gt=0)
     channels: int = Field(1, description="1: grey, 3: RGB")
     divide_by: float = Field(255.0, gt=0)
-    normalize: tuple[float, float] | None = Field(None, description="(mean, std), or none")
+    normalize: Normalization | None = Field(
+        None, description="(mean, std), ((mean per channel), (std per channel)), or none"
+    )
     pad: int = Field(0, ge=0, description="black border added on every side, in pixels")
     resize: int | None = Field(None, gt=0, description="edge length after padding, or none")
     input_shape: tuple[int, ...]
+    classes: tuple[str, ...] | None = Field(
+        None, description="the name of each class by index, or none (the index is its name)"
+    )
 
     @model_validator(mode="after")
     def _sizes(self) -> ImagePreprocessing:
         if self.channels not in (1, 3):
             raise ValueError(f"channels is {self.channels}; expected 1 (grey) or 3 (RGB)")
+        lengths = {len(v) for v in self.normalize or () if isinstance(v, tuple)}
+        if lengths and lengths != {self.channels}:
+            raise ValueError(
+                f"normalize {self.normalize} has no mean and std for each of the "
+                f"{self.channels} channel(s)"
+            )
         padded = (self.height + 2 * self.pad, self.width + 2 * self.pad)
         edges = padded if self.resize is None else (self.resize, self.resize)
         for what, (h, w) in (("after pad", padded), ("after resize", edges)):

