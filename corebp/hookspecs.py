@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from torch import Tensor
 
     from corebp.contracts.data_source import DataSource
+    from corebp.contracts.launcher import Launcher
     from corebp.contracts.layer import Layer
     from corebp.contracts.learning_rule import LearningRule
     from corebp.contracts.logger import Logger
@@ -71,6 +72,11 @@ def corebp_register_learning_rules() -> dict[str, type[LearningRule]]:
 @hookspec
 def corebp_register_loggers() -> dict[str, type[Logger]]:
     """Return the loggers (metric sinks a recipe lists in output.loggers) this plugin provides."""
+
+
+@hookspec
+def corebp_register_launchers() -> dict[str, type[Launcher]]:
+    """Return the launchers (where `corebp sweep --launcher NAME` runs each run) it provides."""
 
 
 @hookspec

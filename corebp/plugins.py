@@ -42,6 +42,7 @@ KINDS = (
     "data_sources",
     "learning_rules",
     "loggers",
+    "launchers",
 )
 
 
@@ -49,6 +50,7 @@ def _base_classes() -> dict[str, type]:
     """Each kind's base class, which the classes registered for it must subclass (imported
     here: the contracts import torch, and `corebp --help` imports this module)."""
     from corebp.contracts.data_source import DataSource
+    from corebp.contracts.launcher import Launcher
     from corebp.contracts.layer import Layer
     from corebp.contracts.learning_rule import LearningRule
     from corebp.contracts.logger import Logger
@@ -66,6 +68,7 @@ def _base_classes() -> dict[str, type]:
         "data_sources": DataSource,
         "learning_rules": LearningRule,
         "loggers": Logger,
+        "launchers": Launcher,
     }
 
 

@@ -47,6 +47,7 @@ SUPPLIED: dict[str, dict[str, str]] = {
     },
     "learning_rules": {"generator": "train.seed"},
     "loggers": {},
+    "launchers": {},
 }
 
 

@@ -8,9 +8,10 @@ A grid axis is an override with several comma-separated values (`key=v1,v2`); an
 one value applies to every cell; several comma-separated recipes are an axis too (the first).
 Each (cell, seed) is an ordinary `corebp run` in a process of its own
 (`<sweep dir>/<cell>/seed-<s>`), so a sweep's runs are exactly the runs a user would get one by
-one, `--jobs` of them at a time. The sweep directory holds `sweep.json` (every run's
+one; a launcher (`corebp.contracts.launcher`: local processes, Slurm, Ray) runs them and says
+how each ended, and the sweep keeps the books. The sweep directory holds `sweep.json` (every run's
 numbers and each cell's summary), `sweep.md` (the table) and `sweep.png` (the metric per cell:
-each seed, the mean and the min–max range); all are rewritten after every run, so an
+each seed, the mean and the min–max range); all are rewritten as each run ends, so an
 interrupted sweep keeps what it finished, and running the same command again with the same
 directory reuses finished runs and resumes interrupted ones.
 
@@ -22,6 +23,7 @@ training (`data.validation_split`) and reported on the test split.
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import json
 import math
@@ -29,21 +31,24 @@ import os
 import platform
 import re
 import statistics
-import subprocess
 import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
+from omegaconf import DictConfig, OmegaConf
 
 import corebp
-from corebp.errors import ConfigError
+from corebp.contracts.launcher import Job, Launcher
+from corebp.errors import ConfigError, did_you_mean
+from corebp.plugins import Registry, registry
 from corebp.recipe import load_recipe
+from corebp.recipe.components import build, check_arguments
+from corebp.recipe.errors import raise_problems
 from corebp.training.plots import save, sweep_figure
 from corebp.training.rundir import strict_json
 from corebp.training.sweep_limits import MAX_RUNS
@@ -349,44 +354,55 @@ class Sweep:
             "log",
         ]
 
-    def execute(self, jobs: int = 1, echo: Callable[[str], None] = print) -> None:
-        """Run every run not finished yet, `jobs` at a time; rewrite the tables after each."""
+    def todo(self) -> list[Run]:
+        """Read every run's directory; the runs not finished yet (pending, or to resume)."""
         for run in self.runs:
             read_run(run, self.metric, self.select)
-        todo = [r for r in self.runs if r.status not in ("completed", "diverged", "failed")]
+        return [r for r in self.runs if r.status not in ("completed", "diverged", "failed")]
+
+    def job(self, run: Run, launcher: Launcher) -> Job:
+        """What `launcher` runs for `run`: its command, directory and log, and one thread per
+        CPU it gives the run (OMP_NUM_THREADS, unless this process's environment sets it)."""
+        self.threads = os.environ.get("OMP_NUM_THREADS") or str(launcher.cpus)
+        return Job(
+            f"{run.cell.dirname}/seed-{run.seed}",
+            tuple(self.command(run)),
+            run.path,
+            run.log,
+            Path.cwd(),
+            {"OMP_NUM_THREADS": self.threads},
+        )
+
+    def execute(self, launcher: Launcher, echo: Callable[[str], None] = print) -> None:
+        """Run every run not finished yet with `launcher`; rewrite the tables after each."""
+        todo = self.todo()
         echo(
             f"sweep {self.name}: {len(self.cells)} cells × {len(self.seeds)} seeds; "
             f"{len(self.runs) - len(todo)} runs already finished, {len(todo)} to go, "
-            f"{jobs} at a time, into {self.directory}"
+            f"{launcher}, into {self.directory}"
         )
         self.directory.mkdir(parents=True, exist_ok=True)
         self.write()
-        env = dict(os.environ)
-        env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // jobs)))
-        self.threads = env["OMP_NUM_THREADS"]
+        jobs = {run.path: self.job(run, launcher) for run in todo}
         done = len(self.runs) - len(todo)
-        pool = ThreadPoolExecutor(max_workers=jobs)
+        finished = launcher.launch(list(jobs.values()), self.directory)
         try:
-            futures = {pool.submit(self._one, run, env): run for run in todo}
-            for future in as_completed(futures):
-                run = futures[future]
-                future.result()
+            for job, code in finished:
+                run = next(r for r in todo if r.path == job.run_dir)
+                read_run(run, self.metric, self.select)
+                if code != 0 and run.status not in ("diverged", "interrupted"):
+                    run.status = "failed"
                 done += 1
                 echo(
                     f"[{done}/{len(self.runs)}] {run.cell.label} seed {run.seed}: {self.says(run)}"
                 )
                 self.write()
-        finally:  # on Ctrl-C the runs stop themselves (checkpoint first); start no more
-            pool.shutdown(wait=True, cancel_futures=True)  # each run read back by `_one`
+        finally:  # on Ctrl-C the launcher stops its runs (they checkpoint first)
+            finished.close()
+            for run in todo:
+                if run.status != "failed":
+                    read_run(run, self.metric, self.select)
             self.write()
-
-    def _one(self, run: Run, env: dict[str, str]) -> None:
-        run.log.parent.mkdir(parents=True, exist_ok=True)
-        with run.log.open("a", encoding="utf-8") as out:
-            code = subprocess.call(self.command(run), stdout=out, stderr=subprocess.STDOUT, env=env)
-        read_run(run, self.metric, self.select)
-        if code != 0 and run.status not in ("diverged", "interrupted"):
-            run.status = "failed"
 
     def says(self, run: Run) -> str:
         if run.value is None:
@@ -468,6 +484,63 @@ def epochs_text(cell: dict[str, Any], select: str | None) -> str:
     chosen = cell["epochs"]
     span = f"{chosen[0]}" if len(chosen) == 1 else f"{chosen[0]}–{chosen[-1]}"
     return f"{span} of {trained}"
+
+
+def launcher_config(path: Path) -> dict[str, Any]:
+    """The options a --launcher-config YAML file sets: `launcher: NAME` and the launcher's
+    options by their command-line names (`partition: gpu`, `time: "4:00:00"`)."""
+    try:
+        config = OmegaConf.load(path)
+    except OSError as e:
+        raise ConfigError(
+            f"--launcher-config {str(path)!r}: cannot be read ({e.strerror}); expected a "
+            "YAML file of launcher options."
+        ) from None
+    except Exception as e:  # yaml's own errors carry the line and column
+        raise ConfigError(f"--launcher-config {str(path)!r}: not valid YAML: {e}") from None
+    if not isinstance(config, DictConfig):
+        raise ConfigError(
+            f"--launcher-config {str(path)!r}: expected a mapping of options such as "
+            "'launcher: submitit' and 'partition: gpu', one per line."
+        )
+    options = OmegaConf.to_container(config, resolve=True)
+    assert isinstance(options, dict)  # a DictConfig's container is a dict
+    return {str(k): v for k, v in options.items()}
+
+
+def make_launcher(
+    options: dict[str, Any], config: Path | None = None, reg: Registry | None = None
+) -> Launcher:
+    """The launcher that `options` (the command line's: `launcher` and each launcher option
+    given) and the `config` file (`launcher_config`) ask for, the command line winning over
+    the file; `local` unless one names another. An option the launcher does not take is
+    refused, naming the launchers that do."""
+    reg = reg or registry()
+    given = {**(launcher_config(config) if config else {}), **options}
+    name = str(given.pop("launcher", "local"))
+    cls = reg.get("launchers", name, key="--launcher")
+    takes = signature_of(reg, name)
+    for option in given.keys() - takes:
+        where = f"--{option}" if option in options else f"--launcher-config {config}: {option}"
+        others = [n for n in reg.names("launchers") if option in signature_of(reg, n)]
+        fix = (
+            f"use --launcher {' or '.join(others)}, or leave {option} out"
+            if others
+            else f"leave it out{did_you_mean(option, takes)}"
+        )
+        raise ConfigError(
+            f"{where}: the {name} launcher takes no {option}; expected its options "
+            f"({', '.join(sorted(takes))}). Fix: {fix}."
+        )
+    problems, args = check_arguments("launchers", cls, given, "")
+    raise_problems([f"--{p}" for p in problems], f"--launcher {name}")
+    launcher: Launcher = build("launchers", cls, args, f"--launcher {name}")
+    return launcher
+
+
+def signature_of(reg: Registry, name: str) -> set[str]:
+    """The options the launcher registered as `name` takes."""
+    return set(inspect.signature(reg.get("launchers", name)).parameters)
 
 
 def default_directory(names: Sequence[str]) -> Path:
