@@ -64,6 +64,8 @@ RETIRED = [
     "corebp ÷ floor ≈ 1.0",
     "two core layers and one loss",
     "≥ 97.0",
+    "the luckiest correct-gradient seed ends higher",
+    "75.58 % test accuracy in float32",
 ]
 
 
@@ -177,11 +179,22 @@ def test_the_notebook_header_quotes_its_seed_0_runs_by_dtype_and_thread_count():
 
 
 def test_the_as_written_rule_is_reliable_and_correct_gradients_a_lottery():
-    """docs/backprop.md: the rule's range is narrow, the gradient's wide with a higher best."""
+    """docs/backprop.md: the rule's range is narrow, the gradient's wide around a lower
+    median, and seed 8's figure is the sweep's."""
     notebook, as_written = SWEEP[NOTEBOOK], SWEEP[AS_WRITTEN]
     assert as_written["max"] - as_written["min"] < 2
     assert notebook["max"] - notebook["min"] > 30
-    assert notebook["median"] < as_written["median"] < notebook["max"]
+    assert notebook["median"] < as_written["median"]
+    (cell,) = [
+        c
+        for c in json.loads(
+            (ROOT / "benchmarks/sweeps/mlp-seeds.json").read_text(encoding="utf-8")
+        )["cells"]
+        if c["label"] == NOTEBOOK
+    ]
+    seed8 = next(run["value"] for run in cell["runs"] if run["seed"] == 8)
+    doc = " ".join((ROOT / "docs/backprop.md").read_text(encoding="utf-8").split())
+    assert f"and at {seed8:.2f} % here" in doc
 
 
 def test_the_tuned_recipes_bar_holds_on_every_seed_measured():
