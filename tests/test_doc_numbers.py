@@ -149,6 +149,12 @@ def test_the_mlp2_comparison_states_each_bar_and_whether_the_sweep_met_it():
         mean = mlp2[f"mnist-mlp2-{rule}"]
         met = "yes" if mean >= bar else "NO"
         assert f"| {rule} | {mean:.2f} | ≥ {text} ({bar:.2f}) | {met} |" in doc, rule
+    (drtp20,) = cells("mlp2-drtp-20").values()
+    mean = drtp20["summary"]["mean"]
+    assert drtp20["trained_epochs"] == [20]
+    met = "yes" if mean >= 94.0 else "NO"
+    assert f"| drtp, 20 epochs | {mean:.2f} | ≥ 94.0 (94.00) | {met} |" in doc
+    assert f"still end {94.0 - mean:.2f} short of the bar" in " ".join(doc.split())
 
 
 def test_kp_and_wm_feedback_is_closer_to_w_than_fas_at_every_epoch():

@@ -55,7 +55,8 @@ def _fill_on(monkeypatch, name: str, after: int = 0) -> None:
 
 def _one_line(code: int, err: str, path: Path) -> None:
     assert code == 2, err
-    said = [line for line in err.splitlines() if not line.startswith("epoch ")]  # progress
+    # What every run says before it fails (where it writes, then its progress) is not the error.
+    said = [line for line in err.splitlines() if not line.startswith(("run directory: ", "epoch "))]
     assert len(said) == 1 and said[0].startswith(f"corebp: error: {path}: cannot write"), err
     assert FULL in err and "corebp resume" in err, err
     assert "Traceback" not in err and "internal error" not in err, err

@@ -21,6 +21,10 @@ MEASURED = [
         (f"mnist-lenet5-{r}", "lenet5-rules", f"mnist-lenet5-{r}")
         for r in ["fa", "dfa", "usf", "brsf", "frsf"]
     ],
+    *[
+        (f"fashion-lenet5-{r}", "fashion-lenet5-rules", f"fashion-lenet5-{r}")
+        for r in ["bp", "fa", "dfa", "usf", "brsf", "frsf"]
+    ],
     ("mnist-mlp-fa", "mlp-rules", "learning_rule.type=fa"),
     ("mnist-mlp-dfa", "mlp-rules", "learning_rule.type=dfa"),
 ]
@@ -66,5 +70,23 @@ def test_the_rule_recipes_share_one_protocol():
     base["data"]["validation_split"] = 0.1
     for rule in ["fa", "dfa", "usf", "brsf", "frsf"]:
         recipe = config(f"mnist-lenet5-{rule}")
+        assert recipe.pop("learning_rule")["type"] == rule
+        assert recipe == base
+
+
+def test_the_fashion_mnist_rule_recipes_differ_in_their_rule_alone():
+    """docs/learning-rules.md compares the rules on Fashion-MNIST under one protocol."""
+    recipes = shipped_recipes()
+
+    def config(name: str) -> dict:
+        data = OmegaConf.to_container(OmegaConf.load(recipes[name]))
+        assert isinstance(data, dict)
+        return data
+
+    base = config("fashion-lenet5-bp")
+    assert base.pop("learning_rule", {"type": "backprop"})["type"] == "backprop"
+    assert base["data"]["source"] == "fashion_mnist" and base["train"]["epochs"] == 20
+    for rule in ["fa", "dfa", "usf", "brsf", "frsf"]:
+        recipe = config(f"fashion-lenet5-{rule}")
         assert recipe.pop("learning_rule")["type"] == rule
         assert recipe == base
