@@ -136,6 +136,36 @@ def test_learning_rules_prose_states_what_the_sweep_measured():
     assert rule_cell("dfa")["summary"]["mean"] > rule_cell("fa")["summary"]["mean"]
 
 
+#: biotorch's LeNet-on-Fashion-MNIST test error % (Benchmarks.md) and the bar per rule.
+FASHION_BIOTORCH = {"bp": 9.2, "fa": 13.06, "dfa": 12.81, "usf": 9.69, "brsf": 10.02, "frsf": 9.61}
+FASHION_BARS = {"bp": 90.0, "fa": 85.0, "dfa": 85.0, "usf": 89.0, "brsf": 89.0, "frsf": 89.0}
+
+
+def test_the_fashion_mnist_comparison_states_each_bar_and_biotorchs_error():
+    doc = (ROOT / "docs/learning-rules.md").read_text(encoding="utf-8")
+    assert "<!-- table from benchmarks/sweeps/fashion-lenet5-rules.json -->" in doc
+    fashion = cells("fashion-lenet5-rules")
+    for rule, theirs in FASHION_BIOTORCH.items():
+        mean = fashion[f"fashion-lenet5-{rule}"]["summary"]["mean"]
+        met = "yes" if mean >= FASHION_BARS[rule] else "NO"
+        row = f"| {rule} | {mean:.2f} | {100 - mean:.2f} | ≥ {FASHION_BARS[rule]:g} % | {met} |"
+        assert f"{row} {theirs:.2f} |" in doc, rule
+
+
+def test_the_fashion_mnist_prose_states_what_the_sweep_measured():
+    """ "backprop and the sign-symmetry rules above fa and dfa", "within 2.5 points", "6–8
+    points below", and the epochs the rules chose."""
+    fashion = cells("fashion-lenet5-rules")
+    mean = {r: fashion[f"fashion-lenet5-{r}"]["summary"]["mean"] for r in FASHION_BARS}
+    sign_symmetry = [mean[r] for r in ("usf", "brsf", "frsf")]
+    assert min(mean["bp"], *sign_symmetry) > max(mean["fa"], mean["dfa"])
+    assert mean["bp"] - min(sign_symmetry) < 2.5
+    assert 6 < mean["bp"] - mean["fa"] < mean["bp"] - mean["dfa"] < 8
+    for rule in ("fa", "dfa", "usf", "brsf", "frsf"):
+        chosen = [run["epoch"] for run in fashion[f"fashion-lenet5-{rule}"]["runs"]]
+        assert sum(epoch >= 17 for epoch in chosen) >= 2, rule
+
+
 #: The bars of the comparison of kp, wm and drtp (docs/learning-rules.md), per rule.
 MLP2_BARS = {"kp": ("bp − 0.3", -0.3), "wm": ("bp − 0.5", -0.5), "drtp": ("94.0", None)}
 

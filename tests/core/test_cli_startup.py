@@ -108,11 +108,12 @@ def test_shell_completion_is_offered_and_completes_core_and_plugin_commands():
     env = {**_env(), "_COREBP_COMPLETE": "complete_bash", "COMP_CWORD": "1"}
     help_text = CliRunner().invoke(main.build(), ["--help"]).output
     assert "--install-completion" in help_text and "--show-completion" in help_text
+    # The shell named, not guessed from the processes above the test (which may be no shell).
     script = subprocess.run(
         [COREBP, "--show-completion", "bash"],
         capture_output=True,
         text=True,
-        env=_env(),
+        env={**_env(), "_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION": "1"},
     )
     assert script.returncode == 0 and "_COREBP_COMPLETE=complete_bash" in script.stdout
     for typed, expected in (("corebp ru", "run"), ("corebp da", "data")):
