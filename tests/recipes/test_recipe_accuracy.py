@@ -55,16 +55,16 @@ def test_no_shipped_recipe_says_it_is_not_measured():
         assert "not yet measured" not in path.read_text(encoding="utf-8"), name
 
 
+def config(name: str) -> dict:
+    """A shipped recipe as plain data."""
+    data = OmegaConf.to_container(OmegaConf.load(shipped_recipes()[name]))
+    assert isinstance(data, dict)
+    return data
+
+
 def test_the_rule_recipes_share_one_protocol():
     """docs/learning-rules.md compares the LeNet rules under one protocol: the recipes differ
     in their rule alone, and from mnist-lenet5 in the rule, lr, epochs and validation split."""
-    recipes = shipped_recipes()
-
-    def config(name: str) -> dict:
-        data = OmegaConf.to_container(OmegaConf.load(recipes[name]))
-        assert isinstance(data, dict)
-        return data
-
     base = config("mnist-lenet5")
     base["optimizer"]["lr"], base["train"]["epochs"] = 0.02, 20
     base["data"]["validation_split"] = 0.1
@@ -76,13 +76,6 @@ def test_the_rule_recipes_share_one_protocol():
 
 def test_the_fashion_mnist_rule_recipes_differ_in_their_rule_alone():
     """docs/learning-rules.md compares the rules on Fashion-MNIST under one protocol."""
-    recipes = shipped_recipes()
-
-    def config(name: str) -> dict:
-        data = OmegaConf.to_container(OmegaConf.load(recipes[name]))
-        assert isinstance(data, dict)
-        return data
-
     base = config("fashion-lenet5-bp")
     assert base.pop("learning_rule", {"type": "backprop"})["type"] == "backprop"
     assert base["data"]["source"] == "fashion_mnist" and base["train"]["epochs"] == 20

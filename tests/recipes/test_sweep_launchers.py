@@ -50,16 +50,14 @@ def launcher(request, tmp_path) -> list[str]:
     return ["--launcher", "ray", "--cpus", "1"]
 
 
-def sweep(capsys, *args: str | Path) -> tuple[int, str, str]:
-    """`corebp sweep ARGS` in this process: exit code, stdout, stderr."""
-    sys.argv = ["corebp", "sweep", *map(str, args)]
-    try:
-        main.main()
-        code = 0
-    except SystemExit as e:
-        code = e.code if isinstance(e.code, int) else 0
-    out, err = capsys.readouterr()
-    return code, out, err
+@pytest.fixture
+def sweep(corebp_cli):
+    """`sweep(*args)`: `corebp sweep ARGS` in this process: exit code, stdout, stderr."""
+
+    def run(*args: str | Path) -> tuple[int, str, str]:
+        return corebp_cli("sweep", *map(str, args))
+
+    return run
 
 
 def table(directory: Path) -> list[dict]:
@@ -90,10 +88,9 @@ def recipe(tmp_path) -> Path:
 
 
 def test_every_launcher_gives_the_same_table_to_every_digit(
-    launcher, recipe, uninterrupted, tmp_path, capsys, monkeypatch
+    sweep, launcher, recipe, uninterrupted, tmp_path
 ):
-    monkeypatch.setattr(sys, "argv", sys.argv)
-    code, out, err = sweep(capsys, recipe, *GRID, *launcher, "-o", tmp_path / "s")
+    code, out, err = sweep(recipe, *GRID, *launcher, "-o", tmp_path / "s")
     assert code == 0, err
     assert "4 to go" in out and "[4/4]" in out
     cells = table(tmp_path / "s")
@@ -102,9 +99,8 @@ def test_every_launcher_gives_the_same_table_to_every_digit(
 
 
 def test_a_job_killed_mid_run_is_resumed_and_the_table_is_the_uninterrupted_one(
-    launcher, recipe, uninterrupted, tmp_path, capsys, monkeypatch
+    sweep, launcher, recipe, uninterrupted, tmp_path, monkeypatch
 ):
-    monkeypatch.setattr(sys, "argv", sys.argv)
     command = Sweep.command
 
     def killed_at_step_50(self: Sweep, run) -> list[str]:
@@ -115,14 +111,14 @@ def test_a_job_killed_mid_run_is_resumed_and_the_table_is_the_uninterrupted_one(
 
     monkeypatch.setattr(Sweep, "command", killed_at_step_50)
     out_dir = tmp_path / "s"
-    code, out, err = sweep(capsys, recipe, *GRID, *launcher, "-o", out_dir)
+    code, out, err = sweep(recipe, *GRID, *launcher, "-o", out_dir)
     log = out_dir / "optimizer.lr=0.5" / "seed-1.log"
     assert code == 1 and f"1 of 4 runs failed; see {log}" in err
     lost = json.loads((log.parent / "seed-1" / "summary.json").read_text())
     assert lost["status"] == "running" and lost["epochs"] == 1  # killed in epoch 2
 
     monkeypatch.setattr(Sweep, "command", command)
-    code, out, err = sweep(capsys, recipe, *GRID, *launcher, "-o", out_dir)
+    code, out, err = sweep(recipe, *GRID, *launcher, "-o", out_dir)
     assert code == 0, err
     assert "3 runs already finished, 1 to go" in out
     assert f"resuming {log.parent / 'seed-1'} from step " in log.read_text()
@@ -131,15 +127,14 @@ def test_a_job_killed_mid_run_is_resumed_and_the_table_is_the_uninterrupted_one(
 
 @installed("submitit")
 def test_dry_run_prints_the_sbatch_script_with_the_resources_and_writes_nothing(
-    recipe, tmp_path, capsys, monkeypatch
+    sweep, recipe, tmp_path
 ):
-    monkeypatch.setattr(sys, "argv", sys.argv)
     config = tmp_path / "cluster.yaml"
     config.write_text("launcher: submitit\npartition: cpu\naccount: lab\ncpus: 2\n")
     resources = ["--partition", "gpu", "--gpus", "1", "--cpus", "4", "--mem", "16G"]
     out_dir = tmp_path / "s"
     code, out, err = sweep(
-        capsys, recipe, *GRID, "--launcher-config", config, *resources, "--time", "2:00:00",
+        recipe, *GRID, "--launcher-config", config, *resources, "--time", "2:00:00",
         "--jobs", "3", "--dry-run", "-o", out_dir,
     )  # fmt: skip
     assert code == 0, err
@@ -160,11 +155,10 @@ def test_dry_run_prints_the_sbatch_script_with_the_resources_and_writes_nothing(
     ("module", "name", "extra"), [("submitit", "submitit", "slurm"), ("ray", "ray", "ray")]
 )
 def test_a_launcher_whose_package_is_missing_names_the_extra(
-    module, name, extra, recipe, tmp_path, capsys, monkeypatch
+    sweep, module, name, extra, recipe, tmp_path, monkeypatch
 ):
-    monkeypatch.setattr(sys, "argv", sys.argv)
     monkeypatch.setitem(sys.modules, module, None)  # makes `import <module>` fail
-    code, _, err = sweep(capsys, recipe, "--launcher", name, "--dry-run", "-o", tmp_path / "s")
+    code, _, err = sweep(recipe, "--launcher", name, "--dry-run", "-o", tmp_path / "s")
     assert code == 2 and "Traceback" not in err
     assert f"the {name} launcher needs the {module!r} package" in err
     assert f"Fix: pip install 'corebp[{extra}]'" in err
@@ -185,28 +179,24 @@ def test_a_launcher_whose_package_is_missing_names_the_extra(
     ],
 )
 def test_bad_launcher_options_are_refused_before_anything_is_written(
-    args, message, recipe, tmp_path, capsys, monkeypatch
+    sweep, args, message, recipe, tmp_path
 ):
-    monkeypatch.setattr(sys, "argv", sys.argv)
     config = tmp_path / "c.yaml"
     config.write_text("launcher: submitit\npartiton: gpu\n")
     args = [str(config) if a == "CONFIG" else a for a in args]
-    code, _, err = sweep(capsys, recipe, *args, "--seeds", "0", "-o", tmp_path / "s")
+    code, _, err = sweep(recipe, *args, "--seeds", "0", "-o", tmp_path / "s")
     assert code == 2 and "Traceback" not in err
     assert message.replace("CONFIG", str(config)) in err
     assert not (tmp_path / "s").exists()
 
 
 @installed("submitit")
-def test_the_launcher_config_in_the_docs_submits_what_it_says(
-    recipe, tmp_path, capsys, monkeypatch
-):
-    monkeypatch.setattr(sys, "argv", sys.argv)
+def test_the_launcher_config_in_the_docs_submits_what_it_says(sweep, recipe, tmp_path):
     doc = (HERE.parents[1] / "docs" / "recipes.md").read_text(encoding="utf-8")
     (block,) = re.findall(r"```text\n( *launcher: submitit\n.*?)```", doc, re.S)
     config = tmp_path / "cluster.yaml"
     config.write_text(textwrap.dedent(block))
-    code, out, err = sweep(capsys, recipe, "--launcher-config", config, "--dry-run")
+    code, out, err = sweep(recipe, "--launcher-config", config, "--dry-run")
     assert code == 0, err
     for line in ("partition=gpu", "account=mylab", "gpus-per-node=1", "cpus-per-task=4"):
         assert f"#SBATCH --{line}\n" in out
