@@ -166,6 +166,21 @@ def test_the_fashion_mnist_prose_states_what_the_sweep_measured():
         assert sum(epoch >= 17 for epoch in chosen) >= 2, rule
 
 
+def test_the_conventions_default_rests_on_the_measurement_the_doc_quotes():
+    """ "ranges over the seeds overlap", "the largest difference of means is 0.16 points"."""
+    summary = {label: cell["summary"] for label, cell in cells("mlp2-conventions").items()}
+    differences = []
+    for rule in ("fa", "dfa", "usf", "brsf", "frsf"):
+        ours, theirs = (
+            summary[f"learning_rule.type={rule} learning_rule.convention={c}"]
+            for c in ("corebp", "biotorch")
+        )
+        assert ours["min"] <= theirs["max"] and theirs["min"] <= ours["max"], rule
+        differences.append(abs(theirs["mean"] - ours["mean"]))
+    doc = " ".join((ROOT / "docs/learning-rules.md").read_text(encoding="utf-8").split())
+    assert f"the largest difference of means is {max(differences):.2f} points" in doc
+
+
 #: The bars of the comparison of kp, wm and drtp (docs/learning-rules.md), per rule.
 MLP2_BARS = {"kp": ("bp − 0.3", -0.3), "wm": ("bp − 0.5", -0.5), "drtp": ("94.0", None)}
 
