@@ -46,6 +46,7 @@ QUOTED = {
         ("lenet5", "mnist-lenet5-batchnorm"),
         ("lenet5-20", "mnist-lenet5"),
         *[("mlp-rules", f"learning_rule.type={r}") for r in ("backprop", "fa", "dfa")],
+        ("fashion-lenet5-rules", "fashion-lenet5-bp"),
     ],
     f"recipes/{NOTEBOOK}.yaml": [("mlp-seeds", NOTEBOOK), ("mlp-seeds", AS_WRITTEN)],
     f"recipes/{AS_WRITTEN}.yaml": [("mlp-seeds", AS_WRITTEN), ("mlp-seeds", NOTEBOOK)],
