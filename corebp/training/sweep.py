@@ -360,17 +360,21 @@ class Sweep:
             read_run(run, self.metric, self.select)
         return [r for r in self.runs if r.status not in ("completed", "diverged", "failed")]
 
+    @staticmethod
+    def run_threads(launcher: Launcher) -> str:
+        """OMP_NUM_THREADS of each run: one thread per CPU `launcher` gives it, unless this
+        process's environment sets it."""
+        return os.environ.get("OMP_NUM_THREADS") or str(launcher.cpus)
+
     def job(self, run: Run, launcher: Launcher) -> Job:
-        """What `launcher` runs for `run`: its command, directory and log, and one thread per
-        CPU it gives the run (OMP_NUM_THREADS, unless this process's environment sets it)."""
-        self.threads = os.environ.get("OMP_NUM_THREADS") or str(launcher.cpus)
+        """What `launcher` runs for `run`: its command, directory, log and thread count."""
         return Job(
             f"{run.cell.dirname}/seed-{run.seed}",
             tuple(self.command(run)),
             run.path,
             run.log,
             Path.cwd(),
-            {"OMP_NUM_THREADS": self.threads},
+            {"OMP_NUM_THREADS": self.run_threads(launcher)},
         )
 
     def execute(self, launcher: Launcher, echo: Callable[[str], None] = print) -> None:
@@ -381,14 +385,15 @@ class Sweep:
             f"{len(self.runs) - len(todo)} runs already finished, {len(todo)} to go, "
             f"{launcher}, into {self.directory}"
         )
+        self.threads = self.run_threads(launcher)
         self.directory.mkdir(parents=True, exist_ok=True)
         self.write()
-        jobs = {run.path: self.job(run, launcher) for run in todo}
+        by_dir = {run.path: run for run in todo}
         done = len(self.runs) - len(todo)
-        finished = launcher.launch(list(jobs.values()), self.directory)
+        finished = launcher.launch([self.job(run, launcher) for run in todo], self.directory)
         try:
             for job, code in finished:
-                run = next(r for r in todo if r.path == job.run_dir)
+                run = by_dir[job.run_dir]
                 read_run(run, self.metric, self.select)
                 if code != 0 and run.status not in ("diverged", "interrupted"):
                     run.status = "failed"
