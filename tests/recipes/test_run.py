@@ -20,6 +20,7 @@ from corebp.recipe import load_recipe
 from corebp.training.progress import live
 from corebp.training.run import run_recipe
 from corebp.training.trainer import Trainer
+from corebp.util import source
 from tests.recipes.conftest import RUN_FILES
 
 
@@ -45,6 +46,10 @@ def test_a_run_writes_every_file_and_a_complete_summary(synthetic_recipe: Path, 
     provenance = json.loads((out / "provenance.json").read_text())
     assert provenance["seed"] == 0 and provenance["torch"] == torch.__version__
     assert any(p["name"] == "data" for p in provenance["plugins"])
+    # What a chaotic run's digits depend on (corebp.util.source): the code and the arithmetic.
+    assert provenance["commit"] == source.commit()
+    assert provenance["torch_threads"] == torch.get_num_threads()
+    assert provenance["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
 
     for png in ("loss.png", "accuracy.png", "weights.png"):
         image = matplotlib.image.imread(out / png)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -13,6 +14,7 @@ from PIL import Image
 
 from corebp.errors import ConfigError
 from corebp.training.sweep import Cell, grid_cells, markdown, parse_grid, parse_seeds, pick
+from corebp.util import source
 
 HERE = Path(__file__).parent
 
@@ -90,6 +92,9 @@ def test_a_sweep_runs_every_cell_and_seed_and_tabulates_each_cells_runs(syntheti
     assert proc.returncode == 0, proc.stderr
     results = json.loads((out / "sweep.json").read_text())
     assert results["grid"] == {"optimizer.lr": ["0.1", "2.0"]} and results["seeds"] == [0, 1]
+    assert results["environment"]["commit"] == source.commit()
+    threads = os.environ.get("OMP_NUM_THREADS") or str(max(1, (os.cpu_count() or 1) // 2))
+    assert results["environment"]["torch_threads_per_run"] == threads  # --jobs 2
     table = (out / "sweep.md").read_text()
     assert table in proc.stdout
     for cell, lr in zip(results["cells"], ("0.1", "2.0"), strict=True):
