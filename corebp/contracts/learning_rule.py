@@ -20,6 +20,24 @@ the training loop calls only for a rule that uses them:
   the optimizer's, under the rule's names for them (which must not be a model parameter's).
 - `before_backward(x, y)`: the batch, before the model's backward (DRTP reads the target).
 - `after_update()`: after the optimizer's step and `zero_grad` (weight mirrors' phases).
+
+A rule may own the step and the inference, for a rule that is not "forward, loss, backward":
+
+- `train_step(model, loss, x, y)`: in place of the loop's forward → loss → `before_backward`
+  → backward, the rule's own computation for the batch (forward-forward's positive and
+  negative passes, predictive coding's relaxation, a block's local loss). It leaves in
+  `model.grads` (and in its own `grads`) what the optimizer is to apply, and returns the
+  batch's outputs (what the metrics see, as `infer` gives them) and the recipe's loss of
+  them. Everything after the backward is the loop's: the `corebp_after_backward` listeners
+  (the data-parallel all-reduce, the checks), the optimizer's step, `after_update`.
+- `infer(model, x)`: the outputs the trained model predicts from, where the rule's inference
+  is not the model's forward (forward-forward's search over the labels). Evaluation during
+  training, `corebp eval` and `corebp predict` use it; `corebp export` refuses such a rule,
+  since the exported model alone would not give its predictions.
+
+A rule's own `grads` that are stored tensors (a dict, not computed from the model's) are
+all-reduced with the model's under data parallelism: the rule writes into them in place
+(`copy_`, `add_`), and never rebinds them, since the buffer the all-reduce sums holds them.
 """
 
 from __future__ import annotations
@@ -30,6 +48,7 @@ from typing import ClassVar
 import torch
 from torch import Tensor
 
+from corebp.contracts.loss import Loss
 from corebp.errors import ConfigError
 from corebp.layers.sequential import Sequential
 
@@ -67,9 +86,26 @@ class LearningRule:
         """Called after the optimizer's step and the model's `zero_grad`; the default does
         nothing."""
 
+    def train_step(
+        self, model: Sequential, loss: Loss, x: Tensor, y: Tensor
+    ) -> tuple[Tensor, Tensor]:
+        """Own the step for batch (x, y): leave the update in the model's (and the rule's)
+        grads and return (outputs, the loss's value of them). Called only when overridden;
+        the default is the loop's own forward, loss, `before_backward` and backward."""
+        out = model.forward(x)
+        value = loss.forward(out, y)
+        self.before_backward(x, y)
+        model.backward(loss.backward(), False)
+        return out, value
+
+    def infer(self, model: Sequential, x: Tensor) -> Tensor:
+        """The outputs the model predicts from for input x; the default is its forward."""
+        return model.forward(x)
+
     def uses(self, point: str) -> bool:
-        """Whether this rule overrides `point` ("before_backward", "after_update"), so the
-        loop calls it (a rule that does not costs the loop nothing)."""
+        """Whether this rule overrides `point` ("before_backward", "after_update",
+        "train_step", "infer"), so the loop calls it (a rule that does not costs the loop
+        nothing)."""
         return getattr(type(self), point) is not getattr(LearningRule, point)
 
     def feedback_weights(self) -> dict[int, Tensor]:

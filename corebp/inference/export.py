@@ -37,6 +37,14 @@ def export_run(run: TrainedRun, fmt: str, out: Path | None = None) -> Path:
         raise ConfigError(
             f"--format: {fmt!r} is not an export format; expected one of: {', '.join(FORMATS)}."
         )
+    rule = run.loaded.recipe.learning_rule.type
+    if run.own_inference():
+        raise ConfigError(
+            f"{run.path}: trained with learning_rule {rule!r}, whose predictions come from the "
+            "rule's own inference, not from the model's forward, so the exported model alone "
+            "would not give them; expected a run whose rule predicts with the model's "
+            f"forward. Fix: use `corebp eval` and `corebp predict` on {run.path}."
+        )
     suffix = FORMATS[fmt]
     out = _target(run.path / f"model{suffix}" if out is None else Path(out), suffix)
     model = run.model("cpu")

@@ -9,7 +9,7 @@ while loading) is refused with a `DataError`, before anything in it is executed.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -18,6 +18,7 @@ import torch
 from pydantic import ValidationError
 from torch import Tensor
 
+from corebp.contracts.learning_rule import LearningRule
 from corebp.errors import ConfigError, CorebpError, DataError
 from corebp.inference.preprocess import ImagePreprocessing
 from corebp.layers import Softmax
@@ -27,7 +28,7 @@ from corebp.plugins import Registry, registry
 from corebp.recipe import LoadedRecipe, load_recipe
 from corebp.recipe.schema import ChecksSpec
 from corebp.training import checkpoint
-from corebp.training.assemble import resolve_device
+from corebp.training.assemble import attach_learning_rule, resolve_device
 from corebp.training.run import check_trained_with, recorded_name
 from corebp.training.trainer import Trainer
 
@@ -81,6 +82,24 @@ class TrainedRun:
         load_weights(model, self.state, str(self.path / CHECKPOINT))
         model.eval()
         return model
+
+    def own_inference(self, reg: Registry | None = None) -> bool:
+        """Whether the run's learning rule predicts with its own inference, not with the
+        model's forward (`LearningRule.infer`)."""
+        reg = registry() if reg is None else reg
+        rule: type[LearningRule] = reg.get("learning_rules", self.loaded.recipe.learning_rule.type)
+        return rule.infer is not LearningRule.infer
+
+    def infer(self, model: Sequential, reg: Registry | None = None) -> Callable[[Tensor], Tensor]:
+        """What the trained model predicts from for an input: its forward, or the run's
+        learning rule's own inference (`LearningRule.infer`), the rule restored from the
+        checkpoint."""
+        reg = registry() if reg is None else reg
+        if not self.own_inference(reg):
+            return model.forward
+        rule = attach_learning_rule(self.loaded.recipe, reg, model)
+        rule.load_state_dict(self.state["learning_rule"])
+        return lambda x: rule.infer(model, x)
 
     def preprocessing(self) -> ImagePreprocessing:
         """The image preprocessing the run's data source used, from preprocessing.json."""
@@ -286,7 +305,7 @@ def predict(
     if not read:
         return Predictions([], problems)
     pixels = torch.stack([p for _, p in read])
-    outputs = model.forward(prep.apply(pixels.to(where), run.dtype))
+    outputs = run.infer(model, reg)(prep.apply(pixels.to(where), run.dtype))
     probs: Tensor | None = None
     if issubclass(reg.get("losses", run.loaded.recipe.loss.type), CrossEntropyLoss):
         probs = torch.softmax(outputs, dim=1)

@@ -185,7 +185,7 @@ def assemble(
     train_rule_tensors(learning_rule, optimizer)
     check_model_fits_data(model, loss, data, device, dtype)
     if parallel is not None:
-        parallel.attach(recipe, model, loss)
+        parallel.attach(recipe, model, loss, learning_rule)
     schedule = None
     if recipe.schedule is not None:
         schedule = instantiate(

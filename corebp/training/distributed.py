@@ -35,6 +35,7 @@ import torch.distributed as dist
 from torch import Tensor
 
 from corebp.contracts.layer import Layer
+from corebp.contracts.learning_rule import LearningRule
 from corebp.contracts.loss import Loss
 from corebp.errors import ConfigError, CorebpError
 from corebp.hookspecs import TrainingRun, hookimpl
@@ -145,10 +146,13 @@ class DataParallel:
         return {"world_size": self.world, "backend": self.backend}
 
     # -- the start -----------------------------------------------------------------------
-    def attach(self, recipe: Recipe, model: Sequential, loss: Loss) -> None:
+    def attach(
+        self, recipe: Recipe, model: Sequential, loss: Loss, rule: LearningRule | None = None
+    ) -> None:
         """Check that every rank runs the same recipe, give every rank rank 0's parameters and
-        buffers (checked by checksum), give each rank its own random streams, and lay every gradient
-        into one flat buffer."""
+        buffers (checked by checksum) and the learning rule's own tensors, give each rank its
+        own random streams, and lay every gradient (the rule's stored ones too) into one flat
+        buffer."""
         digest = hashlib.sha256(recipe.model_dump_json().encode()).hexdigest()
         digests: list[str | None] = [None] * self.world
         dist.all_gather_object(digests, digest)
@@ -159,7 +163,8 @@ class DataParallel:
                 "to run the same recipe with the same overrides (launch them with one command)."
             )
         params = list(model.params.values())
-        tensors = params + list(model.buffers.values())
+        owned = {} if rule is None else rule.params
+        tensors = params + list(model.buffers.values()) + list(owned.values())
         for t in tensors:
             dist.broadcast(t, src=0)
         sums = torch.stack([t.detach().double().sum() for t in tensors] or [torch.zeros(())])
@@ -172,7 +177,11 @@ class DataParallel:
                 "still differ (checksum); expected identical weights on every rank."
             )
         seed_rank(model, self.seed, self.rank)
-        self._flat = flatten_grads(model.grads, params[0].dtype if params else torch.float32)
+        # A rule's gradients computed from the model's (Kolen-Pollack's) follow those; the
+        # ones it stores (a dict) are summed with them.
+        stored = rule.grads if rule is not None and isinstance(rule.grads, dict) else {}
+        grads = dict(model.grads) | {f"learning_rule.{k}": g for k, g in stored.items()}
+        self._flat = flatten_grads(grads, params[0].dtype if params else torch.float32)
         self._mean = loss.reduction != "sum"
 
     # -- every step ----------------------------------------------------------------------

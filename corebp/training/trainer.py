@@ -122,12 +122,16 @@ class Trainer:
             **self.parts.shard,
         )
         step = view.step
+        own_step = rule.train_step if rule.uses("train_step") else None
         for x, y in itertools.islice(batches, position, None):
-            out = forward(x)
-            loss = loss_forward(out, y)
-            if rule_sees is not None:
-                rule_sees(x, y)
-            backward(loss_backward(), False)
+            if own_step is not None:
+                out, loss = own_step(model, loss_fn, x, y)
+            else:
+                out = forward(x)
+                loss = loss_forward(out, y)
+                if rule_sees is not None:
+                    rule_sees(x, y)
+                backward(loss_backward(), False)
             if after_backward is not None:
                 view.step = step
                 after_backward(run=view, x=x, y=y, loss=loss)

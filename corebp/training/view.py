@@ -91,11 +91,14 @@ class RunView:
     ) -> dict[str, Any]:
         """The recipe's metrics on a split, in eval mode, in large batches.
 
-        `forward` stands in for the model (e.g. a torch twin's); default: the model's own.
+        `forward` stands in for the model (e.g. a torch twin's); default: the learning rule's
+        inference (`LearningRule.infer`), which is the model's forward unless the rule has
+        its own.
         """
-        model, loss_fn = self._model, self._loss
+        model, loss_fn, rule = self._model, self._loss, self._learning_rule
         model.eval()
-        forward = model.forward if forward is None else forward
+        if forward is None:
+            forward = (lambda x: rule.infer(model, x)) if rule.uses("infer") else model.forward
         metrics = self._new_metrics()
         with self._wrap():
             for x, y in self._data.batches(split, self._recipe.data.eval_batch_size):
