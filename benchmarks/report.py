@@ -44,6 +44,9 @@ def targets_table(targets: list[dict[str, Any]]) -> list[str]:
     """The Markdown lines of a result's targets: each ratio against its limit, met or not."""
     lines = ["| target | ratio | limit | met |", "|---|---:|---:|---|"]
     for t in targets:
+        if t["limit"] is None:  # a ratio stated, with no target
+            lines.append(f"| {t['target']} | {t['ratio']:.3f} | — | stated |")
+            continue
         met = "yes" if t["met"] else "NO"
         lines.append(f"| {t['target']} | {t['ratio']:.3f} | {t['limit']:.3g} | {met} |")
     return lines

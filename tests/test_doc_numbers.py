@@ -301,3 +301,47 @@ def test_notebook_recipe_gradients_are_bit_identical_to_autograd_in_float32(tmp_
     check = summary["autograd_check"]
     assert check["steps_checked"] == summary["steps"] >= 18
     assert check["max_abs_error"] == 0 and check["max_rel_error"] == 0
+
+
+#: The bars of the rules that own the step (issues of local losses, forward-forward,
+#: predictive coding and target propagation): (rule, sweep, cell, bar).
+OWNED_BARS = [
+    ("local pred", "local-rules", "mnist-mlp2-local-pred", 97.0),
+    ("local predsim", "local-rules", "mnist-mlp2-local-predsim", 97.0),
+    ("local predsim", "local-rules", "mnist-lenet5-local-predsim", 98.5),
+    ("ff", "ff", "mnist-ff", 96.0),
+    ("pc", "mlp2-pc", "mnist-mlp2-pc", 97.0),
+    ("dtp", "mlp2-dtp", "mnist-mlp2-dtp", 96.0),
+]
+
+
+def test_the_owned_step_comparison_states_each_bar_and_what_the_sweeps_measured():
+    doc = (ROOT / "docs/learning-rules.md").read_text(encoding="utf-8")
+    for rule, sweep, label, bar in OWNED_BARS:
+        cell = cells(sweep)[label]
+        assert cell["trained_epochs"] == [10 if "lenet5" in label else 20]
+        mean = cell["summary"]["mean"]
+        met = "yes" if mean >= bar else "NO"
+        assert f"| {rule} | " in doc and f"| {mean:.2f} | ≥ {bar:g} % | {met} |" in doc, label
+    text = " ".join(doc.split())
+    bp = cells("mlp2-rules")["mnist-mlp2-bp"]["summary"]["mean"]
+    mean = {label: cells(s)[label]["summary"]["mean"] for _, s, label, _ in OWNED_BARS}
+    assert f"pred ends {bp - mean['mnist-mlp2-local-pred']:.2f} points below backprop's" in text
+    assert f"predsim {mean['mnist-mlp2-local-predsim'] - bp:.2f} above it" in text
+    pc, dtp, ff = (bp - mean[f"mnist-{r}"] for r in ("mlp2-pc", "mlp2-dtp", "ff"))
+    assert f"`pc` and `dtp` end {pc:.2f} and {dtp:.2f} points below it, `ff`" in text
+    assert f"(a different network) {ff:.2f}." in text
+
+
+def test_the_local_alignment_prose_states_the_measured_range():
+    angles = json.loads((ROOT / "benchmarks/local-alignment.json").read_text("utf-8"))
+    assert angles["angle"] == "update_vs_gradient"
+    per_layer: dict[bool, list[float]] = {True: [], False: []}
+    for cell in angles["cells"].values():
+        for epoch in cell["per_epoch"]:
+            for layer, value in epoch.items():
+                per_layer[layer == "4.W"].append(value)
+    text = " ".join((ROOT / "docs/learning-rules.md").read_text(encoding="utf-8").split())
+    assert max(per_layer[True]) < 0.03 and "at most 0.03°" in text
+    hidden = per_layer[False]
+    assert f"stay {min(hidden):.0f}–{max(hidden):.0f}° from backprop's" in text

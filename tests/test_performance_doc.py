@@ -6,11 +6,15 @@ from __future__ import annotations
 import importlib
 import json
 import sys
+from itertools import pairwise
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))  # the scripts import their shared `report`
 bench = importlib.import_module("bench_train")
+report = importlib.import_module("report")
 RESULT = json.loads((ROOT / "benchmarks/results.json").read_text())
 
 
@@ -99,3 +103,56 @@ def test_startup_doc_table_is_the_one_made_from_the_json():
     doc = (ROOT / "docs/performance.md").read_text(encoding="utf-8")
     table = doc.split(startup_bench.BEGIN, 1)[1].split(startup_bench.END, 1)[0].strip()
     assert table == startup_bench.markdown(result)
+
+
+pc_bench = importlib.import_module("pc_convergence")
+
+
+def test_predictive_coding_convergence_table_is_the_one_made_from_the_json():
+    result = json.loads((ROOT / "benchmarks/pc-convergence.json").read_text())
+    assert {r["setting"] for r in result["rows"]} == set(pc_bench.SETTINGS)
+    assert {r["steps"] for r in result["rows"]} == set(pc_bench.STEPS)
+    table = RULES_DOC.split(pc_bench.BEGIN, 1)[1].split(pc_bench.END, 1)[0].strip()
+    assert table == pc_bench.markdown(result)
+
+
+alignment_tables = importlib.import_module("sweep_alignment")
+
+
+@pytest.mark.parametrize("name", ["mlp2-alignment", "local-alignment"])
+def test_alignment_doc_tables_are_the_ones_made_from_their_json(name: str):
+    result = json.loads((ROOT / f"benchmarks/{name}.json").read_text())
+    begin = report.begin(f"benchmarks/{name}.json")
+    table = RULES_DOC.split(begin, 1)[1].split(report.END, 1)[0].strip()
+    assert table == alignment_tables.markdown(result)
+
+
+OWNED = json.loads((ROOT / "benchmarks/rules-owned.json").read_text())
+
+
+def test_owned_step_speed_table_and_prose_are_the_benchmarks():
+    assert set(OWNED["networks"]) == set(rules_bench.OWNED)
+    begin = report.begin("benchmarks/rules-owned.json")
+    table = RULES_DOC.split(begin, 1)[1].split(report.END, 1)[0].strip()
+    assert table == rules_bench.markdown(OWNED)
+    doc = " ".join(RULES_DOC.split())
+    ratio = {t["target"]: t["ratio"] for t in OWNED["targets"]}
+    local = [
+        ratio[f"{n} local: local {loss} / backprop"]
+        for loss in ("pred", "predsim")
+        for n in ("mlp2", "lenet5")
+    ]
+    assert local[0] <= 1.3 < min(local[1:])
+    assert (
+        f"on the MLP ({local[0]:.2f}) and misses it on LeNet-5 with batch norm ({local[1]:.2f})"
+        in doc
+    )
+    assert f"misses it on both ({local[2]:.2f} and {local[3]:.2f})" in doc
+    pc = [ratio[f"mlp2 pc: pc{t} / backprop"] for t in (" T=5", "", " T=20", " T=40")]
+    assert f"{pc[0]:.2f}× backprop at T = 5, {pc[1]:.2f}× at the recipe's T = 10" in doc
+    steps = [
+        (b - a) / (tb - ta) for (a, ta), (b, tb) in pairwise(zip(pc, (5, 10, 20, 40), strict=True))
+    ]
+    assert f"each added step costs {min(steps):.2f}–{max(steps):.2f} of a backprop" in doc
+    assert f"`dtp` costs {ratio['mlp2 dtp: dtp / backprop']:.2f}×" in doc
+    assert f"`ff` {ratio['ff: ff / backprop mlp2']:.2f}× the MLP's backprop epoch" in doc

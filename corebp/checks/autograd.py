@@ -93,7 +93,12 @@ class AutogradCheck:
         if spec.twin:
             args = {k: v for k, v in run.recipe.optimizer.args.items() if k != "lr"}
             twin = TorchTwin(run.model, run.loss, type(run.optimizer), args, run.optimizer.lr)
-        return cls(run.model, run.loss, every=spec.every, rtol=spec.rtol, atol=spec.atol, twin=twin)
+        check = cls(
+            run.model, run.loss, every=spec.every, rtol=spec.rtol, atol=spec.atol, twin=twin
+        )
+        # A rule that owns the step (train_step) leaves the model's layers as they are.
+        check.exact = check.exact and run.learning_rule.exact_gradient
+        return check
 
     # Before any other plugin's hook, so that the explicit backward's own gradients are compared.
     @hookimpl(tryfirst=True)

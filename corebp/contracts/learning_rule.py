@@ -66,6 +66,9 @@ class LearningRule:
 
     #: False for a rule whose updates are not the gradient (feedback alignment and the like).
     exact_gradient: ClassVar[bool] = True
+    #: What the rule cannot run with, and why: "checks.alignment", "checks.autograd" (refused
+    #: by `corebp validate` when the recipe sets them) and "data_parallel" (under torchrun).
+    refuses: ClassVar[dict[str, str]] = {}
 
     def __init__(self, generator: torch.Generator | None = None) -> None:
         self.generator = torch.Generator() if generator is None else generator
@@ -95,7 +98,8 @@ class LearningRule:
         out = model.forward(x)
         value = loss.forward(out, y)
         self.before_backward(x, y)
-        model.backward(loss.backward(), False)
+        error = loss.backward  # the loss's explicit backward: dL/d(out)
+        model.backward(error(), False)
         return out, value
 
     def infer(self, model: Sequential, x: Tensor) -> Tensor:

@@ -276,6 +276,8 @@ def _component_problems(
             problems += twin_problems(cls, {k: v for k, v in args.items() if k != "lr"})
         if kind == "learning_rules" and _wants_twin(raw) and not cls.exact_gradient:
             problems.append(rule_twin_problem(spec["type"]))
+        if kind == "learning_rules":
+            problems += _refused_checks(raw, spec["type"], cls.refuses)
     layers = [nodes[key] for kind, key, _ in specs if kind == "layers"]
     core, built_problems = build_core(layers, nodes.get("loss"), nodes.get("optimizer"), _seed(raw))
     return problems + built_problems, validated, core
@@ -318,6 +320,17 @@ def _set_arguments(raw: dict[str, Any], key: str, args: dict[str, Any]) -> None:
         spec = spec[int(part)] if isinstance(spec, list) else spec[part]
     if isinstance(spec, dict):
         spec.update(args)
+
+
+def _refused_checks(raw: dict[str, Any], rule: str, refuses: dict[str, str]) -> list[str]:
+    """The checks the recipe sets that its learning rule refuses (`LearningRule.refuses`)."""
+    checks = raw.get("checks")
+    given = [k for k, v in checks.items() if v is not None] if isinstance(checks, dict) else []
+    return [
+        f"checks.{k}: learning_rule {rule!r} {refuses[f'checks.{k}']}; set checks.{k}=null."
+        for k in given
+        if f"checks.{k}" in refuses
+    ]
 
 
 def _wants_twin(raw: dict[str, Any]) -> bool:

@@ -183,7 +183,7 @@ def assemble(
     optimizer.load_state_dict(optimizer.state_dict())
     learning_rule = attach_learning_rule(recipe, reg, model)
     train_rule_tensors(learning_rule, optimizer)
-    check_model_fits_data(model, loss, data, device, dtype)
+    check_model_fits_data(model, loss, data, device, dtype, learning_rule)
     if parallel is not None:
         parallel.attach(recipe, model, loss, learning_rule)
     schedule = None
@@ -260,20 +260,28 @@ def assemble(
 
 
 def check_model_fits_data(
-    model: Sequential, loss: Loss, data: DataSource, device: torch.device, dtype: torch.dtype
+    model: Sequential,
+    loss: Loss,
+    data: DataSource,
+    device: torch.device,
+    dtype: torch.dtype,
+    rule: LearningRule | None = None,
 ) -> None:
     """Push one example through the model and loss (eval mode, no RNG drawn): the layer
-    widths must chain from the data's input shape to one output per class."""
+    widths must chain from the data's input shape to one output per class (of the rule's
+    inference, for a rule that has its own)."""
     shape, classes = tuple(data.input_shape), data.num_classes
     x = torch.zeros((1, *shape), device=device, dtype=dtype)
     model.eval()
     try:
-        out = model.forward(x)
+        own = rule is not None and rule.uses("infer")
+        out = rule.infer(model, x) if rule is not None and own else model.forward(x)
         if tuple(out.shape[1:]) != (classes,):
+            where = "the learning rule's inference" if own else "the last layer"
             raise ConfigError(
                 f"model: produces outputs of shape {tuple(out.shape[1:])} per example but "
-                f"the data has {classes} classes; expected the last layer to give "
-                f"{classes} outputs (e.g. out_features: {classes})."
+                f"the data has {classes} classes; expected {where} to give "
+                f"{classes} outputs (e.g. out_features: {classes}, or the rule's classes)."
             )
         loss.forward(out, torch.full((1,), classes - 1, device=device))
     except ConfigError:

@@ -40,6 +40,7 @@ from corebp.contracts.loss import Loss
 from corebp.errors import ConfigError, CorebpError
 from corebp.hookspecs import TrainingRun, hookimpl
 from corebp.layers.sequential import Sequential
+from corebp.plugins import registry
 from corebp.recipe.schema import DistributedSpec, Recipe
 from corebp.training.rundir import RunDir
 
@@ -73,6 +74,13 @@ def problems(recipe: Recipe, world: int) -> list[str]:
             f"checks.autograd.twin: true, but this run is data-parallel over {world} "
             "processes and the torch twin trains in one; set checks.autograd.twin=false (the "
             "autograd check itself runs on every rank), or run without torchrun."
+        ]
+    rule = recipe.learning_rule.type
+    why = registry().get("learning_rules", rule).refuses.get("data_parallel") if world > 1 else None
+    if why is not None:
+        return [
+            f"learning_rule: {rule!r} {why}; this run is data-parallel over {world} "
+            "processes: run it without torchrun, or use another learning_rule."
         ]
     if world > 1 and recipe.checks.alignment is not None:
         return [
@@ -177,10 +185,7 @@ class DataParallel:
                 "still differ (checksum); expected identical weights on every rank."
             )
         seed_rank(model, self.seed, self.rank)
-        # A rule's gradients computed from the model's (Kolen-Pollack's) follow those; the
-        # ones it stores (a dict) are summed with them.
-        stored = rule.grads if rule is not None and isinstance(rule.grads, dict) else {}
-        grads = dict(model.grads) | {f"learning_rule.{k}": g for k, g in stored.items()}
+        grads = reduced_grads(model, rule)
         self._flat = flatten_grads(grads, params[0].dtype if params else torch.float32)
         self._mean = loss.reduction != "sum"
 
@@ -317,6 +322,14 @@ def _all_layers(layer: Layer) -> Iterator[Layer]:
     yield layer
     for inner in getattr(layer, "layers", ()):
         yield from _all_layers(inner)
+
+
+def reduced_grads(model: Sequential, rule: LearningRule | None) -> dict[str, Tensor]:
+    """The gradients the all-reduce sums: the model's, then those the rule stores (a dict),
+    named `learning_rule.<name>`. A rule's gradients computed from the model's when read
+    (Kolen-Pollack's) are not among them: they follow the model's."""
+    stored = rule.grads if rule is not None and isinstance(rule.grads, dict) else {}
+    return dict(model.grads) | {f"learning_rule.{k}": g for k, g in stored.items()}
 
 
 def flatten_grads(grads: dict[str, Tensor], dtype: torch.dtype) -> Tensor:

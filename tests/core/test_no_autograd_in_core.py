@@ -1,4 +1,4 @@
-"""The training path is explicit: autograd appears only in the gradient checker.
+"""The training path is explicit: autograd appears only in the gradient checker and the kit.
 
 Searched: the core (`corebp/`) and the first-party plugins (`plugins/`).
 """
@@ -12,10 +12,14 @@ import pytest
 
 import corebp
 
-AUTOGRAD = re.compile(r"requires_grad|torch\.autograd|\.backward\(\)")
+#: What every use of autograd needs: a tensor that records its graph (`requires_grad`, set
+#: directly or by `torch.enable_grad`/`torch.func`) or the `torch.autograd` API. A tensor's
+#: `.backward()` is not searched for: the explicit `Loss.backward()` reads the same, and
+#: without a tensor that requires grad a tensor's `.backward()` raises.
+AUTOGRAD = re.compile(r"requires_grad|torch\.autograd|enable_grad|torch\.func\b|grad_fn")
 REPO = Path(corebp.__file__).parent.parent
-#: The kit's loss checks call the explicit `Loss.backward()`, which the pattern cannot tell
-#: from a tensor's; the kit itself uses no autograd (it calls the gradient checker for that).
+#: The gradient checker, and the conformance kit's check of a layer's feedback parameter,
+#: which compares the explicit backward with autograd of the layer's `reference`.
 ALLOWED = {"corebp/checks/gradcheck.py", "corebp/testing/layers.py"}
 
 

@@ -1,6 +1,7 @@
 """Run by torchrun (2 ranks) or in one process: train one epoch of a recipe for each case
-and save, from rank 0, every step's gradients as the after-backward hook sees them and the
-final weights, to OUT_DIR/<case>.pt.
+and save, from rank 0, every step's gradients as the after-backward hook sees them (the
+model's and the learning rule's stored ones, as the all-reduce sums them) and the final
+weights (the model's and the rule's), to OUT_DIR/<case>.pt.
 
     python record_steps.py OUT_DIR RECIPE '{"case": ["key=value", ...], ...}'
 
@@ -22,7 +23,7 @@ from corebp.hookspecs import TrainingRun, hookimpl
 from corebp.plugins import load_registry
 from corebp.recipe import load_recipe
 from corebp.training.assemble import resolve_device
-from corebp.training.distributed import launched
+from corebp.training.distributed import launched, reduced_grads
 from corebp.training.trainer import Trainer
 
 
@@ -34,7 +35,8 @@ class Recorder:
 
     @hookimpl(trylast=True)
     def corebp_after_backward(self, run: TrainingRun, x: torch.Tensor, y: torch.Tensor) -> None:
-        self.grads.append({k: g.clone() for k, g in run.model.grads.items()})
+        grads = reduced_grads(run.model, run.learning_rule)
+        self.grads.append({k: g.clone() for k, g in grads.items()})
 
 
 class ShardSum:
@@ -49,18 +51,17 @@ class ShardSum:
     def corebp_after_backward(self, run: TrainingRun, x: torch.Tensor, y: torch.Tensor) -> None:
         model, loss, rule = run.model, run.loss, run.learning_rule
         mean = loss.reduction != "sum"
+        grads = reduced_grads(model, rule)
         total: dict[str, torch.Tensor] = {}
         parts = zip(x.tensor_split(self.shards), y.tensor_split(self.shards), strict=True)
         for xs, ys in parts:
-            model.zero_grad()
-            loss.forward(model.forward(xs), ys)
-            if rule.uses("before_backward"):  # as the loop does before each backward
-                rule.before_backward(xs, ys)
-            model.backward(loss.backward(), False)
-            for k, g in model.grads.items():
+            for g in grads.values():
+                g.zero_()
+            rule.train_step(model, loss, xs, ys)  # the loop's step (the rule's own, if it has one)
+            for k, g in grads.items():
                 part = g.mul(ys.shape[0]) if mean else g.clone()
                 total[k] = part if k not in total else total[k].add_(part)
-        for k, g in model.grads.items():
+        for k, g in grads.items():
             g.copy_(total[k].div_(y.shape[0]) if mean else total[k])
 
 

@@ -12,6 +12,7 @@ from corebp.recipe import shipped_recipes
 from corebp.training.sweep import quote
 
 SWEEPS = Path(__file__).parents[2] / "benchmarks" / "sweeps"
+LOCAL = ["mnist-mlp2-local-pred", "mnist-mlp2-local-predsim", "mnist-lenet5-local-predsim"]
 #: (recipe, sweep, cell label): the measurements each recipe's header states.
 MEASURED = [
     ("mnist-lenet5", "lenet5", "mnist-lenet5"),
@@ -25,6 +26,10 @@ MEASURED = [
         (f"fashion-lenet5-{r}", "fashion-lenet5-rules", f"fashion-lenet5-{r}")
         for r in ["bp", "fa", "dfa", "usf", "brsf", "frsf"]
     ],
+    *[(r, "local-rules", r) for r in LOCAL],
+    ("mnist-ff", "ff", "mnist-ff"),
+    ("mnist-mlp2-pc", "mlp2-pc", "mnist-mlp2-pc"),
+    ("mnist-mlp2-dtp", "mlp2-dtp", "mnist-mlp2-dtp"),
     ("mnist-mlp-fa", "mlp-rules", "learning_rule.type=fa"),
     ("mnist-mlp-dfa", "mlp-rules", "learning_rule.type=dfa"),
 ]

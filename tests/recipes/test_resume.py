@@ -80,6 +80,23 @@ def assert_same_run(resumed: Path, uninterrupted: Path) -> None:
     assert json.loads((resumed / "summary.json").read_text())["status"] == "completed"
 
 
+def assert_rule_resumes_exactly(recipe: Path, tmp_path: Path) -> dict[str, torch.Tensor]:
+    """Stop a run of `recipe` by SIGINT after update 17, resume it, and check it against the
+    uninterrupted run: `assert_same_run`, and the learning rule's checkpointed tensors equal
+    key for key. Returns the rule's checkpointed state."""
+    out = tmp_path / "stopped"
+    assert stopped_run("INT", 17, recipe, out).returncode == 130
+    resume_run(out)
+    run_recipe(load_recipe(str(recipe)), tmp_path / "whole")
+    assert_same_run(out, tmp_path / "whole")
+    a = torch.load(out / "checkpoint.pt", weights_only=True)["learning_rule"]
+    b = torch.load(tmp_path / "whole" / "checkpoint.pt", weights_only=True)["learning_rule"]
+    assert a.keys() == b.keys()
+    for key, t in b.items():
+        assert torch.equal(a[key], t), key
+    return b
+
+
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_a_run_killed_at_a_random_step_resumes_bit_identical(dtype, recipe, tmp_path):
     step = random.randrange(3, STEPS - 1)  # after the first checkpoint, at update 3
@@ -243,16 +260,8 @@ def test_resume_restores_the_learning_rule_exactly(rule, tmp_path):
     # assert_same_run); wm's B learns between updates from noise the generator draws.
     path = tmp_path / "rule.yaml"
     path.write_text(RECIPE + f"learning_rule: {{type: {rule}}}\n")
-    out = tmp_path / "stopped"
-    assert stopped_run("INT", 17, path, out).returncode == 130
-    resume_run(out)
-    run_recipe(load_recipe(str(path)), tmp_path / "whole")
-    assert_same_run(out, tmp_path / "whole")
-    a = torch.load(out / "checkpoint.pt", weights_only=True)["learning_rule"]
-    b = torch.load(tmp_path / "whole" / "checkpoint.pt", weights_only=True)["learning_rule"]
-    assert a.keys() == b.keys() and any(k.startswith("B.") for k in b) == (rule != "brsf")
-    for key, t in b.items():
-        assert torch.equal(a[key], t), key
+    state = assert_rule_resumes_exactly(path, tmp_path)
+    assert any(k.startswith("B.") for k in state) == (rule != "brsf")
 
 
 def test_the_part_file_a_killed_write_left_is_gone_after_the_resume(recipe, tmp_path):
