@@ -66,8 +66,9 @@ class LearningRule:
 
     #: False for a rule whose updates are not the gradient (feedback alignment and the like).
     exact_gradient: ClassVar[bool] = True
-    #: What the rule cannot run with, and why: "checks.alignment", "checks.autograd" (refused
-    #: by `corebp validate` when the recipe sets them) and "data_parallel" (under torchrun).
+    #: The checks the rule cannot run with, and why: "checks.alignment", "checks.autograd"
+    #: (refused by `corebp validate` when the recipe sets them). A rule that cannot train
+    #: data-parallel refuses in its constructor when `training.distributed.world_size()` > 1.
     refuses: ClassVar[dict[str, str]] = {}
 
     def __init__(self, generator: torch.Generator | None = None) -> None:
@@ -106,11 +107,12 @@ class LearningRule:
         """The outputs the model predicts from for input x; the default is its forward."""
         return model.forward(x)
 
-    def uses(self, point: str) -> bool:
-        """Whether this rule overrides `point` ("before_backward", "after_update",
-        "train_step", "infer"), so the loop calls it (a rule that does not costs the loop
-        nothing)."""
-        return getattr(type(self), point) is not getattr(LearningRule, point)
+    @classmethod
+    def uses(cls, point: str) -> bool:
+        """Whether this rule (or rule class) overrides `point` ("before_backward",
+        "after_update", "train_step", "infer"), so the loop calls it (a rule that does not
+        costs the loop nothing)."""
+        return getattr(cls, point) is not getattr(LearningRule, point)
 
     def feedback_weights(self) -> dict[int, Tensor]:
         """What the last backward sent errors through in place of a layer's W, in W's layout,

@@ -88,7 +88,7 @@ class TrainedRun:
         model's forward (`LearningRule.infer`)."""
         reg = registry() if reg is None else reg
         rule: type[LearningRule] = reg.get("learning_rules", self.loaded.recipe.learning_rule.type)
-        return rule.infer is not LearningRule.infer
+        return rule.uses("infer")
 
     def infer(self, model: Sequential, reg: Registry | None = None) -> Callable[[Tensor], Tensor]:
         """What the trained model predicts from for an input: its forward, or the run's

@@ -274,9 +274,9 @@ def check_model_fits_data(
     x = torch.zeros((1, *shape), device=device, dtype=dtype)
     model.eval()
     try:
-        own = rule is not None and rule.uses("infer")
-        out = rule.infer(model, x) if rule is not None and own else model.forward(x)
+        out = model.forward(x) if rule is None else rule.infer(model, x)
         if tuple(out.shape[1:]) != (classes,):
+            own = rule is not None and rule.uses("infer")
             where = "the learning rule's inference" if own else "the last layer"
             raise ConfigError(
                 f"model: produces outputs of shape {tuple(out.shape[1:])} per example but "

@@ -40,7 +40,6 @@ from corebp.contracts.loss import Loss
 from corebp.errors import ConfigError, CorebpError
 from corebp.hookspecs import TrainingRun, hookimpl
 from corebp.layers.sequential import Sequential
-from corebp.plugins import registry
 from corebp.recipe.schema import DistributedSpec, Recipe
 from corebp.training.rundir import RunDir
 
@@ -74,13 +73,6 @@ def problems(recipe: Recipe, world: int) -> list[str]:
             f"checks.autograd.twin: true, but this run is data-parallel over {world} "
             "processes and the torch twin trains in one; set checks.autograd.twin=false (the "
             "autograd check itself runs on every rank), or run without torchrun."
-        ]
-    rule = recipe.learning_rule.type
-    why = registry().get("learning_rules", rule).refuses.get("data_parallel") if world > 1 else None
-    if why is not None:
-        return [
-            f"learning_rule: {rule!r} {why}; this run is data-parallel over {world} "
-            "processes: run it without torchrun, or use another learning_rule."
         ]
     if world > 1 and recipe.checks.alignment is not None:
         return [

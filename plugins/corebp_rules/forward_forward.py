@@ -32,6 +32,7 @@ from corebp.contracts.loss import Loss
 from corebp.errors import ConfigError, ShapeError
 from corebp.layers.linear import Linear
 from corebp.layers.sequential import Sequential
+from corebp.training.distributed import world_size
 
 #: How wrong labels are drawn for the negative data.
 NEGATIVES = {
@@ -77,8 +78,6 @@ class ForwardForward(LearningRule):
         "checks.autograd": "trains each layer on its own goodness, not on the recipe loss "
         "of the model's forward (tests/rules/test_forward_forward.py checks each layer's "
         "update against autograd of its goodness loss)",
-        "data_parallel": "draws each batch's wrong labels for the batch it sees, so two "
-        "ranks would not draw one process's labels",
     }
     # The conformance model reads 6 features: at most 6 classes.
     check_args: ClassVar = [
@@ -121,6 +120,13 @@ class ForwardForward(LearningRule):
                     f"ff: {name}={value!r} is not one of {', '.join(choices)}; set "
                     f"learning_rule.{name}."
                 )
+        processes = world_size()
+        if processes > 1:
+            raise ConfigError(
+                f"ff does not train data-parallel (this run has {processes} processes): it "
+                "draws each batch's wrong labels for the batch it sees, so two ranks would not "
+                "draw one process's labels; run ff in one process (without torchrun)."
+            )
         self.threshold = float(threshold)
         self.classes = classes
         self.label_value = float(label_value)

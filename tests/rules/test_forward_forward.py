@@ -19,7 +19,6 @@ from corebp.layers import Conv2d, Flatten, Linear, ReLU
 from corebp.layers.sequential import Sequential
 from corebp.losses import CrossEntropyLoss
 from corebp.recipe import load_recipe
-from corebp.training.distributed import problems
 from corebp.training.run import run_recipe
 from tests.recipes.test_resume import (
     RECIPE,
@@ -275,11 +274,13 @@ def test_validate_refuses_bad_arguments_models_and_checks_before_writing_naming_
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ff.yaml"]  # nothing written
 
 
-def test_data_parallel_is_refused_naming_why(tmp_path):
-    recipe = load_recipe(str(ff_recipe(tmp_path))).recipe
-    assert problems(recipe, 1) == []
-    found = problems(recipe, 2)
-    assert found and "draws each batch's wrong labels for the batch it sees" in found[0]
+def test_data_parallel_is_refused_naming_why(tmp_path, monkeypatch, corebp_cli):
+    path = ff_recipe(tmp_path)
+    monkeypatch.setenv("WORLD_SIZE", "1")
+    assert corebp_cli("validate", str(path))[0] == 0
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    code, _, err = corebp_cli("validate", str(path))
+    assert code == 2 and "draws each batch's wrong labels for the batch it sees" in err
 
 
 @pytest.mark.parametrize("negatives", ["random", "hardest"])
