@@ -1,6 +1,6 @@
 """The notebook recipe's seed-0 result, as its header quotes it: test accuracy after 5 epochs
-in float32 and float64, on 1 and on 2 torch threads, with the commit and CPU kernels it was
-measured with.
+in float32 and float64, on 1 and on 2 torch threads, with the commit, CPU kernels and
+processor it was measured with.
 
     python benchmarks/notebook_seed0.py --json benchmarks/notebook-seed0.json
 
@@ -8,7 +8,7 @@ Training from N(0, 1) weights is chaotic (recipes/mnist-784-100-10.yaml): one ro
 difference grows about 10× every 50 steps, so the thread count, which orders the sums of a
 matrix product, changes the result in its first decimal. tests/recipes/test_mnist.py trains
 the recipe again and compares its accuracy with this file's for the same thread count,
-torch and CPU kernels: a change to the training path's arithmetic shows there.
+torch, CPU kernels and processor: a change to the training path's arithmetic shows there.
 """
 
 from __future__ import annotations
@@ -54,9 +54,11 @@ def measure() -> dict:
                     "test_accuracy": accuracy(dtype, threads),
                 }
             )
+    arithmetic = source.arithmetic()
     environment = report.environment() | {
         "commit": source.commit(),
-        "cpu_capability": source.arithmetic()["cpu_capability"],
+        "cpu_capability": arithmetic["cpu_capability"],
+        "cpu": arithmetic["cpu"],
     }
     return {
         "recipe": RECIPE,

@@ -18,6 +18,7 @@ from corebp.errors import ConfigError
 from corebp.layers.dropout import Dropout
 from corebp.recipe.schema import DistributedSpec
 from corebp.training.distributed import (
+    ALIGN_BYTES,
     flatten_grads,
     require_shard,
     resolve_backend,
@@ -68,17 +69,38 @@ def test_flattened_gradients_are_views_of_one_buffer_the_optimizer_already_holds
     optimizer = SGD(model.params, model.grads, lr=0.1)
     before = {k: g.clone() for k, g in model.grads.items()}
     flat = flatten_grads(model.grads, torch.float64)
-    assert flat.numel() == sum(g.numel() for g in before.values()) + 1
     assert all(torch.equal(model.grads[k], before[k]) for k in before)
+    base = flat.data_ptr()
+    for g in model.grads.values():
+        assert g.untyped_storage().data_ptr() == flat.untyped_storage().data_ptr()
+        assert base <= g.data_ptr() and g.data_ptr() + g.nbytes <= base + flat.nbytes - 8
 
     loss = MSELoss()
     loss.forward(model(torch.randn(5, 3, dtype=torch.float64)), torch.randn(5, 2))
     model.backward(loss.backward(), False)
-    assert torch.equal(flat[:-1], torch.cat([g.reshape(-1) for g in model.grads.values()]))
+    gaps = flat[:-1].clone()
+    for g in model.grads.values():
+        start = (g.data_ptr() - base) // 8
+        assert torch.equal(flat[start : start + g.numel()], g.reshape(-1))
+        gaps[start : start + g.numel()] = 0
+    assert not gaps.any()  # the backward wrote only into the views
     flat[:-1] = 1.0  # what an all-reduce does: writes the buffer
     weight = model.params["0.W"].clone()
     optimizer.step()
     assert torch.equal(model.params["0.W"], weight - 0.1)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_each_flattened_gradient_starts_aligned_as_a_tensor_of_its_own(dtype):
+    """A 3-wide bias puts the next gradient 12 or 24 bytes past a 64-byte boundary when the
+    views are packed; a product written into such a view took another MKL code path on an AMD
+    EPYC and differed from one process's by 1 ulp (tests/distributed/test_local_data_parallel)."""
+    model = Sequential(Linear(2, 16), Sigmoid(), Linear(16, 3), Linear(3, 5)).to(dtype=dtype)
+    base = flatten_grads(model.grads, dtype).data_ptr()
+    assert ALIGN_BYTES % 64 == 0 and base % 64 == 0  # torch's CPU allocator aligns to 64
+    for name, g in model.grads.items():
+        assert (g.data_ptr() - base) % ALIGN_BYTES == 0, name
+        assert g.data_ptr() % 64 == 0, name
 
 
 def test_ranks_above_0_draw_their_own_dropout_masks_rank_0_keeps_its_stream():

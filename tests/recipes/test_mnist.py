@@ -21,12 +21,14 @@ SEED0 = Path(__file__).parents[2] / "benchmarks" / "notebook-seed0.json"
 
 def seed0_accuracy(dtype: str) -> float | None:
     """The notebook recipe's seed-0 accuracy that benchmarks/notebook-seed0.json (quoted in
-    its header) measured with this torch, CPU kernels and thread count; None where it measured
-    none: a chaotic run's digits are those of its arithmetic."""
-    measured = json.loads(SEED0.read_text(encoding="utf-8"))
-    if (measured["environment"]["torch"], measured["environment"]["cpu_capability"]) != (
+    its header) measured with this torch, CPU kernels, processor and thread count; None where it
+    measured none: a chaotic run's digits are those of its arithmetic."""
+    measured = json.loads(SEED0.read_text(encoding="utf-8"))["environment"]
+    here = source.arithmetic()
+    if (measured["torch"], measured["cpu_capability"], measured["cpu"]) != (
         torch.__version__,
-        source.arithmetic()["cpu_capability"],
+        here["cpu_capability"],
+        here["cpu"],
     ):
         return None
     for run in measured["runs"]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import platform
 from pathlib import Path
 
 import matplotlib.image
@@ -50,6 +51,7 @@ def test_a_run_writes_every_file_and_a_complete_summary(synthetic_recipe: Path, 
     assert provenance["commit"] == source.commit()
     assert provenance["torch_threads"] == torch.get_num_threads()
     assert provenance["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
+    assert provenance["cpu"] == source.processor() != ""
 
     for png in ("loss.png", "accuracy.png", "weights.png"):
         image = matplotlib.image.imread(out / png)
@@ -184,3 +186,19 @@ def test_the_notebook_recipe_tells_its_user_that_75_percent_is_expected():
     note = load_recipe("mnist-784-100-10").recipe.note
     assert note is not None and "75 %" in note and "expected result" in note
     assert load_recipe("mnist-784-100-10-tuned").recipe.note is None
+
+
+def test_the_processor_is_named_by_vendor_family_and_model(tmp_path: Path):
+    """MKL picks its code path by the processor, so a measured run records it."""
+    intel, arm = tmp_path / "intel", tmp_path / "arm"
+    intel.write_text(
+        "processor\t: 0\nvendor_id\t: GenuineIntel\ncpu family\t: 6\nmodel\t\t: 106\n"
+        "model name\t: Intel(R) Xeon(R) Platinum 8375C CPU @ 2.90GHz\n\n"
+        "processor\t: 1\nvendor_id\t: OtherVendor\n"
+    )
+    arm.write_text("processor\t: 0\nBogoMIPS\t: 50.00\nCPU implementer\t: 0x41\n")
+    assert source.processor(intel) == (
+        "GenuineIntel family 6 model 106 (Intel(R) Xeon(R) Platinum 8375C CPU @ 2.90GHz)"
+    )
+    assert source.processor(arm) == (platform.processor() or platform.machine())
+    assert source.processor(tmp_path / "missing") == (platform.processor() or platform.machine())
