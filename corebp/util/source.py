@@ -3,11 +3,12 @@ corebp's checkout) and the arithmetic's own knobs (torch's thread count, its CPU
 the processor).
 
 Float training from a fixed seed is reproducible only for the same code, thread count,
-kernels and processor: a matrix product on 2 threads sums in another order than on 1, MKL
-picks its code path by the processor's vendor and model (torch 2.14.1 with AVX512 kernels
-gave 75.56 % on one machine and 75.58 % on an AMD EPYC), and a chaotic run (the notebook
-recipe's) ends a tenth of a point apart. Every run's provenance.json and every
-sweep.json record these, so a quoted number says what it was measured with.
+kernels and processor: a matrix product on 2 threads sums in another order than on 1, and
+MKL picks its code path by the processor's vendor and model (the same torch and AVX512
+kernels gave the notebook recipe 75.56 % on one machine and 75.58 % on an AMD EPYC). A
+chaotic run (the notebook recipe's) then ends a tenth of a point apart. Every run's
+provenance.json and every sweep.json record these, so a quoted number says what it was
+measured with.
 """
 
 from __future__ import annotations

@@ -23,9 +23,9 @@ def seed0_accuracy(dtype: str) -> float | None:
     """The notebook recipe's seed-0 accuracy that benchmarks/notebook-seed0.json (quoted in
     its header) measured with this torch, CPU kernels, processor and thread count; None where it
     measured none: a chaotic run's digits are those of its arithmetic."""
-    measured = json.loads(SEED0.read_text(encoding="utf-8"))["environment"]
-    here = source.arithmetic()
-    if (measured["torch"], measured["cpu_capability"], measured["cpu"]) != (
+    measured = json.loads(SEED0.read_text(encoding="utf-8"))
+    on, here = measured["environment"], source.arithmetic()
+    if (on["torch"], on["cpu_capability"], on["cpu"]) != (
         torch.__version__,
         here["cpu_capability"],
         here["cpu"],
