@@ -437,6 +437,8 @@ class Sweep:
                 "corebp": corebp.__version__,
                 "commit": source.commit(),
                 "torch_threads_per_run": self.threads,
+                "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+                "cpu": source.processor(),
                 "torch": torch.__version__,
                 "python": platform.python_version(),
                 "machine": platform.machine(),

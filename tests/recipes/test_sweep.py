@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 from PIL import Image
 
 from corebp.errors import ConfigError
@@ -93,6 +94,8 @@ def test_a_sweep_runs_every_cell_and_seed_and_tabulates_each_cells_runs(syntheti
     results = json.loads((out / "sweep.json").read_text())
     assert results["grid"] == {"optimizer.lr": ["0.1", "2.0"]} and results["seeds"] == [0, 1]
     assert results["environment"]["commit"] == source.commit()
+    assert results["environment"]["cpu"] == source.processor()
+    assert results["environment"]["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
     threads = os.environ.get("OMP_NUM_THREADS") or str(max(1, (os.cpu_count() or 1) // 2))
     assert results["environment"]["torch_threads_per_run"] == threads  # --jobs 2
     table = (out / "sweep.md").read_text()
