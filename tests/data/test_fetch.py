@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from corebp_data import fetch as fetch_module
+from corebp_data import root as root_module
 from corebp_data.fetch import fetch, read_verified
 from corebp_data.idx import md5_hex
 from corebp_data.root import resolve_root
@@ -100,14 +101,19 @@ def test_root_below_a_file_is_not_writable_and_error_says_how_to_choose(tiny, tm
     assert "--root DIR or COREBP_DATA=DIR" in str(e.value)
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes to read-only directories")
-def test_read_only_root_is_refused(tiny, tmp_path):
-    tmp_path.chmod(0o500)
-    try:
-        with pytest.raises(DataError, match="cannot write dataset files"):
-            fetch(tiny, tmp_path)
-    finally:
-        tmp_path.chmod(0o700)
+def test_read_only_root_is_refused(tiny, tmp_path, monkeypatch):
+    # what a read-only folder gives (as root, chmod alone would not stop the write)
+    def denied(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(root_module.tempfile, "mkstemp", denied)
+    with pytest.raises(DataError) as e:
+        fetch(tiny, tmp_path)
+    message = str(e.value)
+    raw = tmp_path / "Tiny" / "raw"
+    assert f"cannot write dataset files to {raw} (Permission denied)" in message
+    assert "--root DIR or COREBP_DATA=DIR" in message
+    assert not list(raw.iterdir()), "nothing is left behind"
 
 
 def test_no_network_and_no_fallback_lists_attempts_and_manual_md5s(tmp_path, monkeypatch):
