@@ -54,12 +54,7 @@ def measure() -> dict:
                     "test_accuracy": accuracy(dtype, threads),
                 }
             )
-    arithmetic = source.arithmetic()
-    environment = report.environment() | {
-        "commit": source.commit(),
-        "cpu_capability": arithmetic["cpu_capability"],
-        "cpu": arithmetic["cpu"],
-    }
+    environment = report.environment() | {"commit": source.commit(), **source.kernels()}
     return {
         "recipe": RECIPE,
         "seed": 0,

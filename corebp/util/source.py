@@ -5,10 +5,10 @@ the processor).
 Float training from a fixed seed is reproducible only for the same code, thread count,
 kernels and processor: a matrix product on 2 threads sums in another order than on 1, and
 MKL picks its code path by the processor's vendor and model (the same torch and AVX512
-kernels gave the notebook recipe 75.56 % on one machine and 75.58 % on an AMD EPYC). A
-chaotic run (the notebook recipe's) then ends a tenth of a point apart. Every run's
-provenance.json and every sweep.json record these, so a quoted number says what it was
-measured with.
+kernels gave the notebook recipe 75.56 % on one machine and 75.58 % on an AMD EPYC, on 1
+thread each). A chaotic run (the notebook recipe's) then ends a tenth of a point apart.
+Every run's provenance.json and every sweep.json record these, so a quoted number says what
+it was measured with.
 """
 
 from __future__ import annotations
@@ -65,10 +65,11 @@ def processor(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
     )
 
 
+def kernels() -> dict[str, str]:
+    """The CPU kernels torch dispatches to and the processor they run on."""
+    return {"cpu_capability": torch.backends.cpu.get_cpu_capability(), "cpu": processor()}
+
+
 def arithmetic() -> dict[str, Any]:
     """torch's intra-op thread count, the CPU kernels it dispatches to and the processor."""
-    return {
-        "torch_threads": torch.get_num_threads(),
-        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
-        "cpu": processor(),
-    }
+    return {"torch_threads": torch.get_num_threads(), **kernels()}
